@@ -1,0 +1,979 @@
+/* pattern.c - ClamAV hex body signatures: parser, checks and regex emitters. */
+#include "engine/pattern.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/limits.h"
+#include "util/strutil.h"
+
+enum node_kind { N_BYTE, N_CLASS, N_GAP, N_ALT, N_SPEC };
+enum spec_kind { SP_B, SP_L, SP_W };
+
+/* ClamAV's boundary table: which bytes count as a word boundary for (B). */
+#define BND_LEFT 1u  /* may precede a match: value 1 or 3 */
+#define BND_RIGHT 2u /* may follow a match: value 2 or 3 */
+
+struct node {
+    uint8_t kind;
+    uint8_t neg;
+    uint8_t spec;
+    uint8_t byte;
+    uint8_t split; /* a gap that splits the signature into parts */
+    uint32_t min, max;
+    uint32_t cls;             /* N_CLASS: index into classes */
+    uint32_t alt_first, alt_n; /* N_ALT: sequences alts[alt_first..+alt_n] */
+};
+
+struct seq {
+    uint32_t first, n; /* items[first..first+n) */
+};
+
+struct ward_pattern {
+    struct node *nodes;
+    uint32_t n_nodes, cap_nodes;
+    uint32_t *items;
+    uint32_t n_items, cap_items;
+    struct seq *alts;
+    uint32_t n_alts, cap_alts;
+    uint8_t (*classes)[32];
+    uint32_t n_classes, cap_classes;
+    struct seq body;
+    unsigned mods;
+    /* Left edge: a zero-width test before the first byte. */
+    int left_spec;       /* -1 or enum spec_kind */
+    int left_anchor;     /* -1 or the byte of an `aa[n-m]` anchor */
+    uint32_t anchor_min, anchor_max;
+    /* Right edge. */
+    int right_spec;
+    bool right_neg;
+    bool never;
+};
+
+struct parser {
+    ward_pattern *p;
+    const char *s;
+    size_t len, pos;
+    unsigned depth;
+    const char *err;
+};
+
+/* ---- storage ---------------------------------------------------------- */
+
+static bool grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    uint32_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > WARD_SIG_MAX_PATTERN_NODES * 4)
+            return false;
+        n *= 2;
+    }
+    void *q = realloc(*arr, (size_t)n * elem);
+    if (!q)
+        return false;
+    *arr = q;
+    *cap = n;
+    return true;
+}
+
+static int new_node(struct parser *ps, uint8_t kind)
+{
+    ward_pattern *p = ps->p;
+    if (p->n_nodes >= WARD_SIG_MAX_PATTERN_NODES) {
+        ps->err = "signature too long";
+        return -1;
+    }
+    if (!grow((void **)&p->nodes, &p->cap_nodes, p->n_nodes + 1, sizeof *p->nodes)) {
+        ps->err = "out of memory";
+        return -1;
+    }
+    struct node *n = &p->nodes[p->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    return (int)p->n_nodes++;
+}
+
+static int new_class(struct parser *ps)
+{
+    ward_pattern *p = ps->p;
+    if (!grow((void **)&p->classes, &p->cap_classes, p->n_classes + 1, sizeof *p->classes)) {
+        ps->err = "out of memory";
+        return -1;
+    }
+    memset(p->classes[p->n_classes], 0, 32);
+    return (int)p->n_classes++;
+}
+
+static void cls_set(uint8_t *c, unsigned b)
+{
+    c[b >> 3] |= (uint8_t)(1u << (b & 7));
+}
+
+static bool cls_has(const uint8_t *c, unsigned b)
+{
+    return c[b >> 3] >> (b & 7) & 1;
+}
+
+static unsigned cls_count(const uint8_t *c)
+{
+    unsigned n = 0;
+    for (int i = 0; i < 32; i++)
+        n += (unsigned)__builtin_popcount(c[i]);
+    return n;
+}
+
+/* Append a finished sequence (list of node indexes) to items. */
+static bool store_seq(struct parser *ps, const uint32_t *tmp, uint32_t n, struct seq *out)
+{
+    ward_pattern *p = ps->p;
+    if (!grow((void **)&p->items, &p->cap_items, p->n_items + n, sizeof *p->items)) {
+        ps->err = "out of memory";
+        return false;
+    }
+    memcpy(p->items + p->n_items, tmp, n * sizeof *tmp);
+    out->first = p->n_items;
+    out->n = n;
+    p->n_items += n;
+    return true;
+}
+
+/* ---- parser ------------------------------------------------------------ */
+
+static bool parse_seq(struct parser *ps, bool in_alt, struct seq *out);
+
+static bool parse_num(struct parser *ps, uint32_t *v)
+{
+    uint64_t x = 0;
+    size_t start = ps->pos;
+    while (ps->pos < ps->len && ps->s[ps->pos] >= '0' && ps->s[ps->pos] <= '9') {
+        x = x * 10 + (uint64_t)(ps->s[ps->pos] - '0');
+        if (x > WARD_SIG_MAX_GAP) {
+            ps->err = "wildcard range too large";
+            return false;
+        }
+        ps->pos++;
+    }
+    *v = (uint32_t)x;
+    return ps->pos > start;
+}
+
+/* `{n}`, `{-n}`, `{n-}`, `{n-m}` after the opening brace. */
+static int parse_brace(struct parser *ps)
+{
+    uint32_t lo = 0, hi = 0;
+    bool has_lo = parse_num(ps, &lo), dash = false, has_hi = false;
+    if (ps->err)
+        return -1;
+    if (ps->pos < ps->len && ps->s[ps->pos] == '-') {
+        dash = true;
+        ps->pos++;
+        has_hi = parse_num(ps, &hi);
+        if (ps->err)
+            return -1;
+    }
+    if (ps->pos >= ps->len || ps->s[ps->pos] != '}' || (!has_lo && !has_hi)) {
+        ps->err = "malformed {} wildcard";
+        return -1;
+    }
+    ps->pos++;
+    int id = new_node(ps, N_GAP);
+    if (id < 0)
+        return -1;
+    struct node *n = &ps->p->nodes[id];
+    n->split = 1;
+    if (!dash) {
+        n->min = n->max = lo;
+        if (lo > 0 && lo < 128)
+            n->split = 0; /* ClamAV rewrites small {n} as n "??" */
+    } else {
+        n->min = has_lo ? lo : 0;
+        n->max = has_hi ? hi : WARD_PAT_INF;
+    }
+    /* libclamav treats a maximum distance of 0 as "no limit": {0}, {0-0}, {-0}. */
+    if (n->max == 0)
+        n->max = WARD_PAT_INF;
+    if (n->min > n->max)
+        ps->p->never = true;
+    return id;
+}
+
+/* `[n]` or `[n-m]`: a short range that does not split the signature. */
+static int parse_bracket(struct parser *ps)
+{
+    uint32_t lo = 0, hi;
+    if (!parse_num(ps, &lo)) {
+        ps->err = ps->err ? ps->err : "malformed [] range";
+        return -1;
+    }
+    hi = lo;
+    if (ps->pos < ps->len && ps->s[ps->pos] == '-') {
+        ps->pos++;
+        if (!parse_num(ps, &hi)) {
+            ps->err = ps->err ? ps->err : "malformed [] range";
+            return -1;
+        }
+    }
+    if (ps->pos >= ps->len || ps->s[ps->pos] != ']') {
+        ps->err = "malformed [] range";
+        return -1;
+    }
+    ps->pos++;
+    if (lo > hi || hi > 32) {
+        ps->err = "[n-m] range must have n <= m <= 32";
+        return -1;
+    }
+    int id = new_node(ps, N_GAP);
+    if (id < 0)
+        return -1;
+    ps->p->nodes[id].min = lo;
+    ps->p->nodes[id].max = hi;
+    ps->p->nodes[id].split = 0;
+    ps->p->nodes[id].neg = 1; /* marks an anchor range */
+    return id;
+}
+
+/* A two-character byte unit: `xx`, `??`, `x?`, `?x`. */
+static int parse_unit(struct parser *ps)
+{
+    if (ps->len - ps->pos < 2) {
+        ps->err = "odd number of hex digits";
+        return -1;
+    }
+    unsigned char a = (unsigned char)ps->s[ps->pos], b = (unsigned char)ps->s[ps->pos + 1];
+    int ha = ward_hexval(a), hb = ward_hexval(b);
+    if ((ha < 0 && a != '?') || (hb < 0 && b != '?')) {
+        ps->err = "invalid character in hex signature";
+        return -1;
+    }
+    ps->pos += 2;
+    if (ha >= 0 && hb >= 0) {
+        int id = new_node(ps, N_BYTE);
+        if (id >= 0)
+            ps->p->nodes[id].byte = (uint8_t)(ha << 4 | hb);
+        return id;
+    }
+    int id = new_node(ps, N_CLASS);
+    int c = id < 0 ? -1 : new_class(ps);
+    if (c < 0)
+        return -1;
+    ps->p->nodes[id].cls = (uint32_t)c;
+    for (unsigned v = 0; v < 256; v++)
+        if ((ha < 0 || (v >> 4) == (unsigned)ha) && (hb < 0 || (v & 15) == (unsigned)hb))
+            cls_set(ps->p->classes[c], v);
+    return id;
+}
+
+static bool seq_all_bytes(const ward_pattern *p, const struct seq *s)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        if (p->nodes[p->items[s->first + i]].kind != N_BYTE)
+            return false;
+    return true;
+}
+
+/* `(...)` or `!(...)` after the opening parenthesis. */
+static int parse_group(struct parser *ps, bool neg)
+{
+    static const char specs[] = "BLW";
+    if (ps->len - ps->pos >= 2 && ps->s[ps->pos + 1] == ')') {
+        const char *k = memchr(specs, ps->s[ps->pos], 3);
+        if (k && ps->s[ps->pos]) {
+            ps->pos += 2;
+            int id = new_node(ps, N_SPEC);
+            if (id >= 0) {
+                ps->p->nodes[id].spec = (uint8_t)(k - specs);
+                ps->p->nodes[id].neg = neg;
+            }
+            return id;
+        }
+    }
+    if (++ps->depth > 15) {
+        ps->err = "alternatives nested too deeply";
+        return -1;
+    }
+    struct seq alts[256];
+    uint32_t n = 0;
+    for (;;) {
+        if (n == sizeof alts / sizeof *alts) {
+            ps->err = "too many alternatives";
+            return -1;
+        }
+        if (!parse_seq(ps, true, &alts[n]))
+            return -1;
+        if (alts[n].n == 0) {
+            ps->err = "empty alternative";
+            return -1;
+        }
+        n++;
+        if (ps->pos >= ps->len) {
+            ps->err = "unterminated alternative group";
+            return -1;
+        }
+        char c = ps->s[ps->pos++];
+        if (c == ')')
+            break;
+        if (c != '|') {
+            ps->err = "malformed alternative group";
+            return -1;
+        }
+    }
+    ps->depth--;
+
+    ward_pattern *p = ps->p;
+    bool single = true, fixed = true;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct node *first = &p->nodes[p->items[alts[i].first]];
+        if (alts[i].n != 1 || (first->kind != N_BYTE && first->kind != N_CLASS))
+            single = false;
+        if (!seq_all_bytes(p, &alts[i]) || alts[i].n != alts[0].n)
+            fixed = false;
+    }
+    if (single) {
+        /* One byte from a set: fold into a class (negated: its complement). */
+        int id = new_node(ps, N_CLASS);
+        int c = id < 0 ? -1 : new_class(ps);
+        if (c < 0)
+            return -1;
+        uint8_t *set = p->classes[c];
+        for (uint32_t i = 0; i < n; i++) {
+            const struct node *e = &p->nodes[p->items[alts[i].first]];
+            if (e->kind == N_BYTE) {
+                cls_set(set, e->byte);
+            } else {
+                for (int k = 0; k < 32; k++)
+                    set[k] |= p->classes[e->cls][k];
+            }
+        }
+        if (neg)
+            for (int k = 0; k < 32; k++)
+                set[k] = (uint8_t)~set[k];
+        p->nodes[id].cls = (uint32_t)c;
+        return id;
+    }
+    if (neg && !fixed) {
+        ps->err = "negation needs alternatives of equal length without wildcards";
+        return -1;
+    }
+    if (!grow((void **)&p->alts, &p->cap_alts, p->n_alts + n, sizeof *p->alts)) {
+        ps->err = "out of memory";
+        return -1;
+    }
+    int id = new_node(ps, N_ALT);
+    if (id < 0)
+        return -1;
+    memcpy(p->alts + p->n_alts, alts, n * sizeof *alts);
+    p->nodes[id].alt_first = p->n_alts;
+    p->nodes[id].alt_n = n;
+    p->nodes[id].neg = neg;
+    p->n_alts += n;
+    return id;
+}
+
+static bool parse_seq(struct parser *ps, bool in_alt, struct seq *out)
+{
+    uint32_t *tmp = NULL, n = 0, cap = 0;
+    bool ok = false;
+    while (ps->pos < ps->len) {
+        char c = ps->s[ps->pos];
+        int id;
+        if (in_alt && (c == '|' || c == ')'))
+            break;
+        if (c == '*' || c == '{' || c == '[') {
+            if (in_alt) {
+                ps->err = "wildcard ranges are not allowed inside alternatives";
+                goto out;
+            }
+            ps->pos++;
+            if (c == '*') {
+                id = new_node(ps, N_GAP);
+                if (id >= 0) {
+                    ps->p->nodes[id].max = WARD_PAT_INF;
+                    ps->p->nodes[id].split = 1;
+                }
+            } else {
+                id = c == '{' ? parse_brace(ps) : parse_bracket(ps);
+            }
+        } else if (c == '(') {
+            ps->pos++;
+            id = parse_group(ps, false);
+        } else if (c == '!') {
+            if (ps->len - ps->pos < 2 || ps->s[ps->pos + 1] != '(') {
+                ps->err = "'!' must be followed by '('";
+                goto out;
+            }
+            ps->pos += 2;
+            id = parse_group(ps, true);
+        } else {
+            id = parse_unit(ps);
+        }
+        if (id < 0)
+            goto out;
+        if (!grow((void **)&tmp, &cap, n + 1, sizeof *tmp)) {
+            ps->err = "out of memory";
+            goto out;
+        }
+        tmp[n++] = (uint32_t)id;
+    }
+    ok = store_seq(ps, tmp, n, out);
+out:
+    free(tmp);
+    return ok;
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+static unsigned unit_width(const ward_pattern *p)
+{
+    return (p->mods & WARD_PAT_WIDE) ? 2 : 1;
+}
+
+static void seq_lengths(const ward_pattern *p, const struct seq *s, uint64_t *mn, uint64_t *mx);
+
+static void node_lengths(const ward_pattern *p, const struct node *n, uint64_t *mn, uint64_t *mx)
+{
+    *mn = *mx = 0;
+    switch (n->kind) {
+    case N_BYTE:
+    case N_CLASS:
+        *mn = *mx = unit_width(p);
+        return;
+    case N_GAP:
+        *mn = n->min;
+        *mx = n->max == WARD_PAT_INF ? UINT64_MAX : n->max;
+        return;
+    case N_SPEC:
+        *mn = 1;
+        *mx = (n->spec == SP_L && !n->neg) ? 2 : 1;
+        return;
+    case N_ALT: {
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (uint32_t i = 0; i < n->alt_n; i++) {
+            uint64_t a, b;
+            seq_lengths(p, &p->alts[n->alt_first + i], &a, &b);
+            lo = a < lo ? a : lo;
+            hi = b > hi ? b : hi;
+        }
+        *mn = lo;
+        *mx = hi;
+        return;
+    }
+    }
+}
+
+static void seq_lengths(const ward_pattern *p, const struct seq *s, uint64_t *mn, uint64_t *mx)
+{
+    uint64_t lo = 0, hi = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        uint64_t a = 0, b = 0;
+        node_lengths(p, &p->nodes[p->items[s->first + i]], &a, &b);
+        lo += a;
+        hi = (hi == UINT64_MAX || b == UINT64_MAX) ? UINT64_MAX : hi + b;
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
+/*
+ * ClamAV needs a run of two literal bytes in every part of a signature (the
+ * parts are what `*` and `{}` separate) to place it in its Aho-Corasick trie.
+ * A wide signature is checked in its expanded form, as ClamAV does.
+ */
+static const char *check_static_runs(const ward_pattern *p)
+{
+    unsigned run = 0, best = 0;
+    bool wide = p->mods & WARD_PAT_WIDE;
+    for (uint32_t i = 0; i <= p->body.n; i++) {
+        const struct node *n = i < p->body.n ? &p->nodes[p->items[p->body.first + i]] : NULL;
+        if (!n || (n->kind == N_GAP && n->split)) {
+            if (best < 2)
+                return "a signature part needs at least two consecutive literal bytes";
+            run = best = 0;
+            continue;
+        }
+        if (n->kind == N_BYTE) {
+            run += wide ? 2 : 1;
+        } else if (n->kind == N_CLASS && wide) {
+            run = 1; /* the 00 after the class is literal */
+        } else if (n->kind == N_GAP && n->max == 0) {
+            /* no bytes */
+        } else {
+            run = 0;
+        }
+        if (run > best)
+            best = run;
+    }
+    return NULL;
+}
+
+/* ---- public: parse ----------------------------------------------------- */
+
+ward_err ward_pattern_parse(const char *hex, size_t len, unsigned mods, ward_pattern **out,
+                            struct ward_diag *diag)
+{
+    ward_pattern *p = calloc(1, sizeof *p);
+    if (!p)
+        return WARD_ERR_NOMEM;
+    p->mods = mods;
+    p->left_spec = p->right_spec = p->left_anchor = -1;
+    struct parser ps = {p, hex, len, 0, 0, NULL};
+
+    if (len == 0)
+        ps.err = "empty signature";
+    else if (!parse_seq(&ps, false, &p->body) && !ps.err)
+        ps.err = "malformed signature";
+    else if (!ps.err && ps.pos != len)
+        ps.err = "unbalanced ')'";
+
+    if (!ps.err) {
+        /* Edge tests: a special as the first item (not negated) or the last item. */
+        struct seq *b = &p->body;
+        if (b->n > 1) {
+            struct node *f = &p->nodes[p->items[b->first]];
+            if (f->kind == N_SPEC && !f->neg) {
+                p->left_spec = f->spec;
+                b->first++;
+                b->n--;
+            }
+        }
+        if (b->n > 1) {
+            struct node *l = &p->nodes[p->items[b->first + b->n - 1]];
+            if (l->kind == N_SPEC) {
+                p->right_spec = l->spec;
+                p->right_neg = l->neg;
+                b->n--;
+            }
+        }
+        /* `aa[n-m]` at the very start: the byte is tested, not part of the match. */
+        if (b->n > 2) {
+            struct node *f = &p->nodes[p->items[b->first]];
+            struct node *g = &p->nodes[p->items[b->first + 1]];
+            if (f->kind == N_BYTE && g->kind == N_GAP && g->neg) {
+                p->left_anchor = f->byte;
+                p->anchor_min = g->min;
+                p->anchor_max = g->max;
+                b->first += 2;
+                b->n -= 2;
+            }
+        }
+        if ((mods & WARD_PAT_FULLWORD)) {
+            if (p->left_spec < 0 && p->left_anchor < 0)
+                p->left_spec = SP_W;
+            if (p->right_spec < 0) {
+                p->right_spec = SP_W;
+                p->right_neg = false;
+            }
+        }
+        uint64_t mn, mx;
+        seq_lengths(p, b, &mn, &mx);
+        if (b->n == 0 || mn + (p->left_anchor >= 0) < 2)
+            ps.err = "signature too short";
+        else
+            ps.err = check_static_runs(p);
+        if (!ps.err && b->n) {
+            const struct node *f = &p->nodes[p->items[b->first]];
+            const struct node *l = &p->nodes[p->items[b->first + b->n - 1]];
+            if ((f->kind == N_GAP) || (l->kind == N_GAP))
+                ps.err = "signature cannot start or end with a wildcard range";
+        }
+    }
+    if (ps.err) {
+        ward_pattern_free(p);
+        return ward_diag_set(diag, WARD_ERR_PARSE, "%s", ps.err);
+    }
+    *out = p;
+    return WARD_OK;
+}
+
+void ward_pattern_free(ward_pattern *p)
+{
+    if (!p)
+        return;
+    free(p->nodes);
+    free(p->items);
+    free(p->alts);
+    free(p->classes);
+    free(p);
+}
+
+bool ward_pattern_nocase(const ward_pattern *p)
+{
+    return p->mods & WARD_PAT_NOCASE;
+}
+
+void ward_pattern_info(const ward_pattern *p, struct ward_pattern_info *info)
+{
+    uint64_t mn, mx;
+    seq_lengths(p, &p->body, &mn, &mx);
+    if ((p->mods & (WARD_PAT_WIDE | WARD_PAT_ASCII)) == (WARD_PAT_WIDE | WARD_PAT_ASCII)) {
+        /* both forms: ASCII is the shorter one */
+        uint64_t half = 0;
+        for (uint32_t i = 0; i < p->body.n; i++) {
+            const struct node *n = &p->nodes[p->items[p->body.first + i]];
+            uint64_t a = 0, b = 0;
+            node_lengths(p, n, &a, &b);
+            half += (n->kind == N_BYTE || n->kind == N_CLASS) ? 1 : a;
+        }
+        mn = half;
+    }
+    info->min_len = mn > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)mn;
+    info->max_len = mx >= WARD_PAT_INF ? WARD_PAT_INF : (uint32_t)mx;
+    info->has_left_edge = p->left_spec >= 0 || p->left_anchor >= 0;
+    info->has_right_edge = p->right_spec >= 0;
+    info->never = p->never;
+    info->all_static = !info->has_left_edge && !info->has_right_edge;
+    for (uint32_t i = 0; i < p->body.n && info->all_static; i++)
+        if (p->nodes[p->items[p->body.first + i]].kind != N_BYTE)
+            info->all_static = false;
+}
+
+/* ---- emitters ---------------------------------------------------------- */
+
+struct emitter {
+    const ward_pattern *p;
+    ward_buf *out;
+    bool exact; /* PCRE2 with look-around, else Vectorscan superset */
+    bool wide;
+    ward_err err;
+};
+
+static void put(struct emitter *e, const char *s)
+{
+    if (!e->err)
+        e->err = ward_buf_puts(e->out, s);
+    if (!e->err && e->out->len > WARD_SIG_MAX_REGEX)
+        e->err = WARD_ERR_LIMIT;
+}
+
+static void put_byte(struct emitter *e, unsigned b)
+{
+    char s[8];
+    static const char hex[] = "0123456789abcdef";
+    s[0] = '\\';
+    s[1] = 'x';
+    s[2] = hex[b >> 4];
+    s[3] = hex[b & 15];
+    s[4] = 0;
+    put(e, s);
+}
+
+static void put_class(struct emitter *e, const uint8_t *set)
+{
+    unsigned count = cls_count(set);
+    if (count == 256) {
+        put(e, ".");
+        return;
+    }
+    if (count == 1) {
+        for (unsigned v = 0; v < 256; v++)
+            if (cls_has(set, v))
+                put_byte(e, v);
+        return;
+    }
+    bool neg = count > 128;
+    put(e, neg ? "[^" : "[");
+    for (unsigned v = 0; v < 256;) {
+        if (cls_has(set, v) == neg) {
+            v++;
+            continue;
+        }
+        unsigned w = v;
+        while (w + 1 < 256 && cls_has(set, w + 1) != neg)
+            w++;
+        put_byte(e, v);
+        if (w > v) {
+            if (w > v + 1)
+                put(e, "-");
+            put_byte(e, w);
+        }
+        v = w + 1;
+    }
+    put(e, "]");
+}
+
+static void put_repeat(struct emitter *e, uint32_t lo, uint32_t hi)
+{
+    char s[48];
+    if (lo == 0 && hi == WARD_PAT_INF)
+        snprintf(s, sizeof s, "*");
+    else if (hi == WARD_PAT_INF)
+        snprintf(s, sizeof s, "{%u,}", lo);
+    else if (lo == hi)
+        snprintf(s, sizeof s, "{%u}", lo);
+    else
+        snprintf(s, sizeof s, "{%u,%u}", lo, hi);
+    put(e, s);
+}
+
+/* The bytes (B) accepts at the left edge, right edge or in the middle. */
+static void boundary_class(unsigned where, uint8_t *set)
+{
+    static const char left[] = " -./<@_";
+    static const char right[] = "\n\r \"'-/=>_";
+    memset(set, 0, 32);
+    if (where & BND_LEFT)
+        for (const char *c = left; *c; c++)
+            cls_set(set, (unsigned char)*c);
+    if (where & BND_RIGHT)
+        for (const char *c = right; *c; c++)
+            cls_set(set, (unsigned char)*c);
+}
+
+static void nonalnum_class(uint8_t *set)
+{
+    memset(set, 0, 32);
+    for (unsigned v = 0; v < 256; v++)
+        if (!((v >= '0' && v <= '9') || (v >= 'A' && v <= 'Z') || (v >= 'a' && v <= 'z')))
+            cls_set(set, v);
+}
+
+static void emit_seq(struct emitter *e, const struct seq *s);
+
+/*
+ * The complement of a set of equal-length literal strings, as a regex that
+ * matches exactly the strings of that length not in the set: walk the trie
+ * of the set; at each node, any byte that leaves the trie is followed by
+ * arbitrary bytes for the rest of the length.
+ */
+static void emit_complement(struct emitter *e, uint8_t **strs, uint32_t n, uint32_t len,
+                            uint32_t depth)
+{
+    uint8_t seen[32] = {0};
+    for (uint32_t i = 0; i < n; i++)
+        cls_set(seen, strs[i][depth]);
+    put(e, "(?:");
+    bool first = true;
+    if (cls_count(seen) < 256) {
+        uint8_t rest[32];
+        for (int k = 0; k < 32; k++)
+            rest[k] = (uint8_t)~seen[k];
+        put_class(e, rest);
+        if (len - depth - 1 > 0) {
+            put(e, ".");
+            put_repeat(e, len - depth - 1, len - depth - 1);
+        }
+        first = false;
+    }
+    if (depth + 1 < len) {
+        for (unsigned b = 0; b < 256; b++) {
+            if (!cls_has(seen, b))
+                continue;
+            uint8_t **sub = malloc(n * sizeof *sub);
+            if (!sub) {
+                e->err = WARD_ERR_NOMEM;
+                return;
+            }
+            uint32_t m = 0;
+            for (uint32_t i = 0; i < n; i++)
+                if (strs[i][depth] == b)
+                    sub[m++] = strs[i];
+            if (!first)
+                put(e, "|");
+            first = false;
+            put_byte(e, b);
+            emit_complement(e, sub, m, len, depth + 1);
+            free(sub);
+        }
+    }
+    if (first)
+        put(e, "(?!)"); /* the set holds every string: nothing matches */
+    put(e, ")");
+}
+
+static void emit_negated_alt(struct emitter *e, const struct node *n)
+{
+    const ward_pattern *p = e->p;
+    uint32_t plen = p->alts[n->alt_first].n, w = e->wide ? 2 : 1, len = plen * w;
+    uint8_t **strs = calloc(n->alt_n, sizeof *strs);
+    uint8_t *store = calloc((size_t)n->alt_n, len ? len : 1);
+    if (!strs || !store) {
+        free(strs);
+        free(store);
+        e->err = WARD_ERR_NOMEM;
+        return;
+    }
+    for (uint32_t i = 0; i < n->alt_n; i++) {
+        const struct seq *s = &p->alts[n->alt_first + i];
+        strs[i] = store + (size_t)i * len;
+        for (uint32_t k = 0; k < plen; k++) {
+            strs[i][k * w] = p->nodes[p->items[s->first + k]].byte;
+            if (w == 2)
+                strs[i][k * w + 1] = 0;
+        }
+    }
+    emit_complement(e, strs, n->alt_n, len, 0);
+    free(strs);
+    free(store);
+}
+
+static void emit_node(struct emitter *e, const struct node *n)
+{
+    const ward_pattern *p = e->p;
+    uint8_t set[32];
+    switch (n->kind) {
+    case N_BYTE:
+        put_byte(e, n->byte);
+        if (e->wide)
+            put(e, "\\x00");
+        return;
+    case N_CLASS:
+        put_class(e, p->classes[n->cls]);
+        if (e->wide)
+            put(e, "\\x00");
+        return;
+    case N_GAP:
+        put(e, ".");
+        put_repeat(e, n->min, n->max);
+        return;
+    case N_SPEC:
+        if (n->spec == SP_L) {
+            put(e, n->neg ? "[^\\x0a\\x0d]" : "(?:\\x0a|\\x0d\\x0a)");
+            return;
+        }
+        if (n->spec == SP_B)
+            boundary_class(BND_LEFT | BND_RIGHT, set);
+        else
+            nonalnum_class(set);
+        if (n->neg)
+            for (int k = 0; k < 32; k++)
+                set[k] = (uint8_t)~set[k];
+        put_class(e, set);
+        return;
+    case N_ALT:
+        if (n->neg) {
+            emit_negated_alt(e, n);
+            return;
+        }
+        put(e, "(?:");
+        for (uint32_t i = 0; i < n->alt_n; i++) {
+            if (i)
+                put(e, "|");
+            emit_seq(e, &p->alts[n->alt_first + i]);
+        }
+        put(e, ")");
+        return;
+    }
+}
+
+static void emit_seq(struct emitter *e, const struct seq *s)
+{
+    for (uint32_t i = 0; i < s->n && !e->err; i++)
+        emit_node(e, &e->p->nodes[e->p->items[s->first + i]]);
+}
+
+/* The class an edge test accepts next to the match (left or right side). */
+static void edge_class(int spec, unsigned side, uint8_t *set)
+{
+    if (spec == SP_B) {
+        boundary_class(side, set);
+    } else if (spec == SP_W) {
+        nonalnum_class(set);
+    } else {
+        memset(set, 0, 32);
+        cls_set(set, '\n');
+    }
+}
+
+static void emit_left_edge(struct emitter *e)
+{
+    const ward_pattern *p = e->p;
+    uint8_t set[32];
+    if (p->left_spec < 0 && p->left_anchor < 0)
+        return;
+    /* What must come before the match: [edge class or file start] [anchor byte + gap]. */
+    if (e->exact) {
+        if (p->left_anchor >= 0) {
+            put(e, "(?<=");
+            for (uint32_t k = p->anchor_min; k <= p->anchor_max; k++) {
+                if (k > p->anchor_min)
+                    put(e, "|");
+                if (p->left_spec >= 0) {
+                    edge_class(p->left_spec, BND_LEFT, set);
+                    put(e, "(?:\\A|(?<=");
+                    put_class(e, set);
+                    put(e, "))");
+                }
+                put_byte(e, (unsigned)p->left_anchor);
+                if (k)
+                    put(e, "."), put_repeat(e, k, k);
+            }
+            put(e, ")");
+        } else {
+            edge_class(p->left_spec, BND_LEFT, set);
+            put(e, "(?:\\A|(?<=");
+            put_class(e, set);
+            put(e, "))");
+        }
+        return;
+    }
+    if (p->left_spec >= 0) {
+        edge_class(p->left_spec, BND_LEFT, set);
+        put(e, "(?:\\A|");
+        put_class(e, set);
+        put(e, ")");
+    }
+    if (p->left_anchor >= 0) {
+        put_byte(e, (unsigned)p->left_anchor);
+        if (p->anchor_max)
+            put(e, "."), put_repeat(e, p->anchor_min, p->anchor_max);
+    }
+}
+
+static void emit_right_edge(struct emitter *e)
+{
+    const ward_pattern *p = e->p;
+    uint8_t set[32];
+    if (p->right_spec < 0)
+        return;
+    edge_class(p->right_spec, BND_RIGHT, set);
+    if (p->right_neg) {
+        /* Not (end of data or an edge byte): some other byte follows. */
+        if (p->right_spec == SP_L)
+            cls_set(set, '\r');
+        for (int k = 0; k < 32; k++)
+            set[k] = (uint8_t)~set[k];
+        put(e, e->exact ? "(?=" : "(?:");
+        put_class(e, set);
+        put(e, ")");
+        return;
+    }
+    put(e, e->exact ? "(?=" : "(?:");
+    put_class(e, set);
+    if (p->right_spec == SP_L)
+        put(e, "|\\x0d\\x0a");
+    put(e, "|\\z)");
+}
+
+static ward_err emit(const ward_pattern *p, ward_buf *out, bool exact)
+{
+    struct emitter e = {p, out, exact, false, WARD_OK};
+    emit_left_edge(&e);
+    unsigned m = p->mods & (WARD_PAT_WIDE | WARD_PAT_ASCII);
+    if (m == (WARD_PAT_WIDE | WARD_PAT_ASCII)) {
+        put(&e, "(?:");
+        emit_seq(&e, &p->body);
+        put(&e, "|");
+        e.wide = true;
+        emit_seq(&e, &p->body);
+        e.wide = false;
+        put(&e, ")");
+    } else {
+        e.wide = m & WARD_PAT_WIDE;
+        emit_seq(&e, &p->body);
+        e.wide = false;
+    }
+    emit_right_edge(&e);
+    return e.err;
+}
+
+ward_err ward_pattern_emit_scan(const ward_pattern *p, ward_buf *out)
+{
+    return emit(p, out, false);
+}
+
+ward_err ward_pattern_emit_exact(const ward_pattern *p, ward_buf *out)
+{
+    return emit(p, out, true);
+}
