@@ -245,7 +245,14 @@ ward_err ward_db_add_body(struct load_ctx *lc, const char *hex, size_t len, unsi
     if (off_kind == WARD_OFF_ABS && !info->has_left_edge && (uint64_t)off + shift <= 65535) {
         ward_buf anchored;
         ward_buf_init(&anchored, WARD_SIG_MAX_REGEX + 512);
-        if (ward_buf_printf(&anchored, "\\A.{%u,%u}%s", off, off + shift, ward_buf_str(&scan))) {
+        ward_err pe;
+        if (off + shift == 0)
+            pe = ward_buf_printf(&anchored, "\\A%s", ward_buf_str(&scan));
+        else if (shift == 0)
+            pe = ward_buf_printf(&anchored, "\\A.{%u}%s", off, ward_buf_str(&scan));
+        else
+            pe = ward_buf_printf(&anchored, "\\A.{%u,%u}%s", off, off + shift, ward_buf_str(&scan));
+        if (pe) {
             ward_buf_free(&anchored);
             bp->flags |= BP_VERIFY;
         } else {

@@ -1,0 +1,50 @@
+/*
+ * action.h - what to do with a file on disk after its verdict:
+ * report (nothing), delete, move=DIR, copy=DIR or exec=COMMAND.
+ *
+ * COMMAND is split into words (single and double quotes, backslash escapes)
+ * and run without a shell; %path% and %name% inside words are replaced by
+ * the file's path and the detection name. A user who wants a shell writes
+ * one: exec=sh -c '...'.
+ *
+ * Contract: ward_action_run never prints; it describes what it did (or why
+ * it failed) in `result` for the caller to show.
+ */
+#ifndef WARD_SCAN_ACTION_H
+#define WARD_SCAN_ACTION_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+enum ward_action_kind {
+    WARD_ACT_REPORT = 0,
+    WARD_ACT_DELETE,
+    WARD_ACT_MOVE,
+    WARD_ACT_COPY,
+    WARD_ACT_EXEC,
+};
+
+struct ward_action {
+    enum ward_action_kind kind;
+    char *arg; /* directory or command */
+};
+
+ward_err ward_action_parse(const char *spec, struct ward_action *out, const char **why)
+    WARD_MUST_CHECK;
+void ward_action_free(struct ward_action *a);
+const char *ward_action_name(enum ward_action_kind kind);
+
+/*
+ * Apply the action to `path`. On success `result` says what happened
+ * ("removed", "moved to /q/x", "command exited with 0"); `dest` (may be
+ * NULL) receives the new path for move and copy.
+ */
+ward_err ward_action_run(const struct ward_action *a, const char *path, const char *name,
+                         char *result, size_t cap, char *dest, size_t dest_cap) WARD_MUST_CHECK;
+
+/* Split a command line into words (for exec); NULL-terminated, caller frees. */
+char **ward_split_words(const char *cmd, const char **why);
+void ward_free_words(char **words);
+
+#endif

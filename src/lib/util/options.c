@@ -1,0 +1,243 @@
+/* options.c - the table of ward.conf options and their validation. */
+#include "util/options.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/strutil.h"
+
+const struct ward_opt ward_options[] = {
+    /* [global]: shared by every program */
+    {"global", "database_dir", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "cache_dir", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "tmp_dir", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "log_level", WARD_OPT_LOGLEVEL, "notice", NULL, 0},
+    {"global", "log_file", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "syslog", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "max_filesize", WARD_OPT_SIZE, "100M", NULL, 0},
+    {"global", "max_scansize", WARD_OPT_SIZE, "400M", NULL, 0},
+    {"global", "max_recursion", WARD_OPT_UINT, "17", NULL, 64},
+    {"global", "max_files", WARD_OPT_UINT, "10000", NULL, 0},
+    {"global", "max_scantime", WARD_OPT_MSEC, "120000", NULL, 0},
+    {"global", "max_ratio", WARD_OPT_UINT, "1000", NULL, 0},
+    {"global", "cache_size", WARD_OPT_UINT, "65536", NULL, 0},
+    /* [scan]: the on-demand scanner, ward scan */
+    {"scan", "threads", WARD_OPT_UINT, "0", NULL, 1024},
+    {"scan", "all_matches", WARD_OPT_BOOL, "no", NULL, 0},
+    {"scan", "follow_symlinks", WARD_OPT_BOOL, "no", NULL, 0},
+    {"scan", "cross_filesystems", WARD_OPT_BOOL, "yes", NULL, 0},
+    {"scan", "exclude", WARD_OPT_REGEX, NULL, NULL, 0},
+    {"scan", "exclude_dir", WARD_OPT_REGEX, NULL, NULL, 0},
+    {"scan", "include", WARD_OPT_REGEX, NULL, NULL, 0},
+    {"scan", "on_infected", WARD_OPT_STRING, "report", NULL, 0},
+    {"scan", "on_suspicious", WARD_OPT_STRING, "report", NULL, 0},
+    {"scan", "on_not_scanned", WARD_OPT_STRING, "report", NULL, 0},
+    {NULL, NULL, 0, NULL, NULL, 0},
+};
+
+/* Sections later programs own; accepted (and ignored) until they define options. */
+static const char *const reserved_sections[] = {
+    "wardd", "smtp", "milter", "mda", "pipe", "cgp", "pop3", "imap", "oad", "preload",
+    "update", "web", "mirror", "quarantine", NULL,
+};
+
+const struct ward_opt *ward_option_find(const char *section, const char *key)
+{
+    for (const struct ward_opt *o = ward_options; o->key; o++)
+        if (strcmp(o->section, section) == 0 && strcmp(o->key, key) == 0)
+            return o;
+    return NULL;
+}
+
+static bool section_known(const char *section)
+{
+    for (const struct ward_opt *o = ward_options; o->key; o++)
+        if (strcmp(o->section, section) == 0)
+            return true;
+    for (const char *const *s = reserved_sections; *s; s++)
+        if (strcmp(*s, section) == 0)
+            return true;
+    return false;
+}
+
+bool ward_opt_parse(const struct ward_opt *opt, const char *value, uint64_t *num,
+                    const char **why)
+{
+    uint64_t v = 0;
+    bool b;
+    switch (opt->type) {
+    case WARD_OPT_STRING:
+        return true;
+    case WARD_OPT_PATH:
+        if (value[0] && value[0] != '/') {
+            *why = "must be an absolute path";
+            return false;
+        }
+        return true;
+    case WARD_OPT_BOOL:
+        if (!ward_parse_bool(value, &b)) {
+            *why = "must be yes or no";
+            return false;
+        }
+        v = b;
+        break;
+    case WARD_OPT_UINT:
+        if (!ward_parse_u64(value, &v) || (opt->max && v > opt->max)) {
+            static char msg[64];
+            snprintf(msg, sizeof msg, "must be a whole number%s%llu", opt->max ? " up to " : "",
+                     opt->max ? (unsigned long long)opt->max : 0ull);
+            *why = opt->max ? msg : "must be a whole number";
+            return false;
+        }
+        break;
+    case WARD_OPT_SIZE:
+        if (!ward_parse_size(value, &v)) {
+            *why = "must be a size such as 1048576, 512K, 25M or 4G";
+            return false;
+        }
+        break;
+    case WARD_OPT_DURATION:
+        if (!ward_parse_duration(value, &v)) {
+            *why = "must be a duration such as 30, 30s, 5m, 2h or 1d";
+            return false;
+        }
+        break;
+    case WARD_OPT_MSEC: {
+        size_t n = strlen(value);
+        if (ward_parse_u64(value, &v))
+            break; /* plain milliseconds */
+        if (n > 2 && strcmp(value + n - 2, "ms") == 0) {
+            if (!ward_parse_u64n(value, n - 2, &v)) {
+                *why = "must be a duration such as 120000, 500ms, 30s or 2m";
+                return false;
+            }
+            break;
+        }
+        if (!ward_parse_duration(value, &v) || v > UINT64_MAX / 1000) {
+            *why = "must be a duration such as 120000, 500ms, 30s or 2m";
+            return false;
+        }
+        v *= 1000;
+        break;
+    }
+    case WARD_OPT_ENUM: {
+        size_t n = strlen(value);
+        for (const char *c = opt->choices; c && *c;) {
+            const char *bar = strchr(c, '|');
+            size_t k = bar ? (size_t)(bar - c) : strlen(c);
+            if (k == n && strncmp(c, value, n) == 0)
+                return true;
+            c = bar ? bar + 1 : c + k;
+        }
+        *why = "is not one of the allowed values";
+        return false;
+    }
+    case WARD_OPT_REGEX: {
+        regex_t re;
+        if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0) {
+            *why = "is not a valid POSIX extended regular expression";
+            return false;
+        }
+        regfree(&re);
+        return true;
+    }
+    case WARD_OPT_LOGLEVEL: {
+        enum ward_log_level l;
+        if (!ward_log_level_parse(value, &l)) {
+            *why = "must be error, warning, notice, info, debug or trace";
+            return false;
+        }
+        v = l;
+        break;
+    }
+    }
+    if (num)
+        *num = v;
+    return true;
+}
+
+unsigned ward_options_check(const ward_conf *conf, void (*report)(void *ctx, const char *msg),
+                            void *ctx)
+{
+    unsigned problems = 0;
+    char msg[1024];
+    for (size_t i = 0; i < conf->n_sections; i++) {
+        if (section_known(conf->sections[i].name))
+            continue;
+        snprintf(msg, sizeof msg, "%s:%u: [%s]: unknown section", conf->path,
+                 conf->sections[i].line, conf->sections[i].name);
+        report(ctx, msg);
+        problems++;
+    }
+    for (size_t i = 0; i < conf->n_entries; i++) {
+        const struct ward_conf_entry *e = &conf->entries[i];
+        if (!section_known(e->section))
+            continue; /* reported once above */
+        const struct ward_opt *o = ward_option_find(e->section, e->key);
+        const char *why = NULL;
+        if (!o)
+            why = "unknown option";
+        else if (!ward_opt_parse(o, e->value, NULL, &why))
+            ;
+        else {
+            /* an option set twice in one section is most likely a mistake */
+            for (size_t k = 0; k < i; k++) {
+                const struct ward_conf_entry *p = &conf->entries[k];
+                if (strcmp(p->section, e->section) == 0 && strcmp(p->key, e->key) == 0) {
+                    why = "set more than once in this section";
+                    break;
+                }
+            }
+        }
+        if (why) {
+            snprintf(msg, sizeof msg, "%s:%u: [%s] %s: %s", conf->path, e->line, e->section,
+                     e->key, why);
+            report(ctx, msg);
+            problems++;
+        }
+    }
+    return problems;
+}
+
+const char *ward_opt_str(const ward_conf *conf, const char *const *sections, const char *key)
+{
+    const struct ward_opt *def = NULL;
+    for (const char *const *s = sections; *s; s++) {
+        if (conf) {
+            const struct ward_conf_entry *e = ward_conf_find(conf, *s, key);
+            if (e)
+                return e->value;
+        }
+        if (!def)
+            def = ward_option_find(*s, key);
+    }
+    return def ? def->def : NULL;
+}
+
+static const struct ward_opt *opt_for(const char *const *sections, const char *key)
+{
+    for (const char *const *s = sections; *s; s++) {
+        const struct ward_opt *o = ward_option_find(*s, key);
+        if (o)
+            return o;
+    }
+    return NULL;
+}
+
+uint64_t ward_opt_u64(const ward_conf *conf, const char *const *sections, const char *key)
+{
+    const struct ward_opt *o = opt_for(sections, key);
+    const char *v = ward_opt_str(conf, sections, key);
+    uint64_t n = 0;
+    const char *why;
+    if (o && v && !ward_opt_parse(o, v, &n, &why) && o->def)
+        (void)ward_opt_parse(o, o->def, &n, &why);
+    return n;
+}
+
+bool ward_opt_bool(const ward_conf *conf, const char *const *sections, const char *key)
+{
+    return ward_opt_u64(conf, sections, key) != 0;
+}

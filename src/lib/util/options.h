@@ -1,0 +1,67 @@
+/*
+ * options.h - every ward.conf option: name, section, type, default.
+ *
+ * The table in options.c is the one list of options; the default config file
+ * and the configuration reference are checked against it by the test suite.
+ * ward_options_check() validates a parsed file and reports every problem with
+ * file, line and option; the typed getters then read values (or defaults)
+ * without further checks.
+ */
+#ifndef WARD_UTIL_OPTIONS_H
+#define WARD_UTIL_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/conf.h"
+#include "util/err.h"
+
+enum ward_opt_type {
+    WARD_OPT_STRING,
+    WARD_OPT_PATH,
+    WARD_OPT_BOOL,
+    WARD_OPT_UINT,
+    WARD_OPT_SIZE,
+    WARD_OPT_DURATION, /* seconds */
+    WARD_OPT_MSEC,     /* milliseconds, written as a duration or a number of ms */
+    WARD_OPT_ENUM,
+    WARD_OPT_REGEX,
+    WARD_OPT_LOGLEVEL,
+};
+
+struct ward_opt {
+    const char *section;
+    const char *key;
+    enum ward_opt_type type;
+    const char *def;     /* default as text; NULL: unset */
+    const char *choices; /* WARD_OPT_ENUM: "a|b|c" */
+    uint64_t max;        /* WARD_OPT_UINT: upper bound (0: none) */
+};
+
+/* The table, ended by an entry with key NULL. */
+extern const struct ward_opt ward_options[];
+
+const struct ward_opt *ward_option_find(const char *section, const char *key);
+
+/*
+ * Check every entry of `conf`; each problem is passed to `report` as
+ * "FILE:LINE: [section] key: problem". Returns the number of problems.
+ */
+unsigned ward_options_check(const ward_conf *conf, void (*report)(void *ctx, const char *msg),
+                            void *ctx);
+
+/*
+ * Value of an option: the first of `sections` (NULL-terminated, most specific
+ * first) that sets it, else the table default (NULL when unset). `conf` may
+ * be NULL (defaults only).
+ */
+const char *ward_opt_str(const ward_conf *conf, const char *const *sections, const char *key);
+uint64_t ward_opt_u64(const ward_conf *conf, const char *const *sections, const char *key);
+bool ward_opt_bool(const ward_conf *conf, const char *const *sections, const char *key);
+
+/* Parse a value of the given option type (used by command-line overrides too). */
+bool ward_opt_parse(const struct ward_opt *opt, const char *value, uint64_t *num,
+                    const char **why);
+
+#endif
