@@ -59,10 +59,10 @@ bool ward_path_default_database(char *out, size_t cap)
 bool ward_path_default_cache(char *out, size_t cap)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (geteuid() == 0)
-        return (size_t)snprintf(out, cap, "/var/cache/ward") < cap;
     if (xdg && xdg[0] == '/')
         return (size_t)snprintf(out, cap, "%s/ward", xdg) < cap;
+    if (geteuid() == 0)
+        return (size_t)snprintf(out, cap, "/var/cache/ward") < cap;
     if (home && home[0] == '/')
         return (size_t)snprintf(out, cap, "%s/.cache/ward", home) < cap;
     return false;
