@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/dsig.h"
 #include "util/options.h"
 #include "util/paths.h"
 
@@ -86,12 +87,32 @@ ward_db *cli_load_database(struct cli_env *env, bool check_only, bool collect_er
 
     struct ward_db_opts o = {0};
     o.cache_dir = env->cache_dir[0] ? env->cache_dir : NULL;
+    /* Keys for ClamAV containers: ClamAV's own unless the configuration names others. */
+    char *keys[4] = {NULL, NULL, NULL, NULL};
+    static const char *const key_opts[2] = {"clamav_cvd_key", "clamav_info_key"};
+    for (int i = 0; i < 2; i++) {
+        const char *path = ward_opt_str(env->conf, global, key_opts[i]);
+        struct ward_diag kd;
+        if (path && *path && ward_dsig_load_pem(path, &keys[2 * i], &keys[2 * i + 1], &kd)) {
+            cli_error("%s: %s", key_opts[i], kd.msg);
+            for (int k = 0; k < 4; k++)
+                free(keys[k]);
+            return NULL;
+        }
+    }
+    o.keys.cvd_n = keys[0];
+    o.keys.cvd_e = keys[1];
+    o.keys.info_n = keys[2];
+    o.keys.info_e = keys[3];
     o.check_only = check_only;
     o.collect_errors = collect_errors;
     o.on_error = print_load_error;
     ward_db *db = NULL;
     struct ward_diag d;
-    if (ward_db_load(env->databases, env->n_databases, &o, &db, &d)) {
+    ward_err err = ward_db_load(env->databases, env->n_databases, &o, &db, &d);
+    for (int k = 0; k < 4; k++)
+        free(keys[k]);
+    if (err) {
         if (!collect_errors)
             cli_error("cannot load signatures: %s", d.msg);
         return NULL;

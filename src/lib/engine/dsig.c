@@ -2,7 +2,12 @@
 #include "engine/dsig.h"
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/hash.h"
@@ -133,4 +138,34 @@ bool ward_dsig_verify_pss(const uint8_t sha256[32], const char *sig, size_t sig_
     if (ward_sha256(mprime, sizeof mprime, hprime))
         return false;
     return memcmp(hprime, h, 32) == 0;
+}
+
+ward_err ward_dsig_load_pem(const char *path, char **n_dec, char **e_dec, struct ward_diag *diag)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return ward_diag_set(diag, WARD_ERR_IO, "cannot open key %s: %s", path, strerror(errno));
+    EVP_PKEY *key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    BIGNUM *n = NULL, *e = NULL;
+    if (!key || !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
+        !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e)) {
+        EVP_PKEY_free(key);
+        BN_free(n);
+        return ward_diag_set(diag, WARD_ERR_PARSE, "%s: not an RSA public key in PEM form", path);
+    }
+    char *ns = BN_bn2dec(n), *es = BN_bn2dec(e);
+    *n_dec = ns ? strdup(ns) : NULL;
+    *e_dec = es ? strdup(es) : NULL;
+    OPENSSL_free(ns);
+    OPENSSL_free(es);
+    BN_free(n);
+    BN_free(e);
+    EVP_PKEY_free(key);
+    if (!*n_dec || !*e_dec) {
+        free(*n_dec);
+        free(*e_dec);
+        return WARD_ERR_NOMEM;
+    }
+    return WARD_OK;
 }

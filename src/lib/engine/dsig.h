@@ -26,4 +26,12 @@ bool ward_dsig_verify_md5(const uint8_t md5[16], const char *sig, size_t sig_len
 bool ward_dsig_verify_pss(const uint8_t sha256[32], const char *sig, size_t sig_len,
                           const char *n_dec, const char *e_dec);
 
+/*
+ * Read an RSA public key (PEM "BEGIN PUBLIC KEY", as `openssl rsa -pubout`
+ * writes it) as decimal modulus and exponent strings (caller frees them).
+ */
+#include "util/err.h"
+ward_err ward_dsig_load_pem(const char *path, char **n_dec, char **e_dec, struct ward_diag *diag)
+    WARD_MUST_CHECK;
+
 #endif

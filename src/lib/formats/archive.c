@@ -110,11 +110,13 @@ static void enable_formats(struct archive *a, enum ward_ftype t, bool zip_stream
     case WARD_FT_LHA: archive_read_support_format_lha(a); break;
     case WARD_FT_AR: archive_read_support_format_ar(a); break;
     default:
-        /* A compressed stream: an archive inside is read in the same pass,
-           anything else comes out as one member. */
+        /*
+         * A compressed stream comes out whole, as one member typed again from
+         * its own bytes. Letting libarchive look for a tar inside in the same
+         * pass would let 1024 zero bytes (a tar end marker) hide whatever
+         * follows them.
+         */
         archive_read_support_filter_all(a);
-        archive_read_support_format_tar(a);
-        archive_read_support_format_cpio(a);
         archive_read_support_format_raw(a);
         break;
     }

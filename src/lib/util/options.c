@@ -23,6 +23,8 @@ const struct ward_opt ward_options[] = {
     {"global", "max_scantime", WARD_OPT_MSEC, "120000", NULL, 0},
     {"global", "max_ratio", WARD_OPT_UINT, "1000", NULL, 0},
     {"global", "cache_size", WARD_OPT_UINT, "65536", NULL, 0},
+    {"global", "clamav_cvd_key", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "clamav_info_key", WARD_OPT_PATH, NULL, NULL, 0},
     /* [scan]: the on-demand scanner, ward scan */
     {"scan", "threads", WARD_OPT_UINT, "0", NULL, 1024},
     {"scan", "all_matches", WARD_OPT_BOOL, "no", NULL, 0},
