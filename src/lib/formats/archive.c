@@ -160,6 +160,7 @@ static ward_err extract_member(struct ward_walk *w, const struct ward_obj *obj,
 {
     struct ward_spool sp;
     ward_spool_init(w, obj, &sp);
+    sp.same_level = archive_format(a) == ARCHIVE_FORMAT_RAW;
     for (;;) {
         const void *buf;
         size_t len;
@@ -174,8 +175,14 @@ static ward_err extract_member(struct ward_walk *w, const struct ward_obj *obj,
                                  "encrypted");
                 return r == ARCHIVE_FATAL ? WARD_ERR_ENCRYPTED : WARD_OK;
             }
-            ward_walk_report(w, obj, name, WARD_VERDICT_NOT_SCANNED, WARD_REASON_CORRUPTED,
-                             "corrupted member");
+            /* A compression method libarchive lacks (deflate64, implode) is not
+               damage: say which, so the administrator knows. */
+            const char *msg = archive_error_string(a);
+            if (msg && strstr(msg, "nsupported"))
+                ward_walk_report(w, obj, name, WARD_VERDICT_NOT_SCANNED, WARD_REASON_ERROR, msg);
+            else
+                ward_walk_report(w, obj, name, WARD_VERDICT_NOT_SCANNED,
+                                 WARD_REASON_CORRUPTED, "corrupted member");
             return r == ARCHIVE_FATAL ? WARD_ERR_IO : WARD_OK;
         }
         /* Sparse members come with offsets: fill the holes with zeros. */

@@ -231,6 +231,7 @@ void ward_spool_init(struct ward_walk *w, const struct ward_obj *parent, struct 
     sp->fd = -1;
     sp->size = 0;
     sp->over = WARD_REASON_NONE;
+    sp->same_level = false;
     uint64_t cap = l->max_filesize ? l->max_filesize : UINT64_MAX;
     if (l->max_scansize) {
         uint64_t left = w->bytes < l->max_scansize ? l->max_scansize - w->bytes : 0;
@@ -516,12 +517,13 @@ static void scan_object(struct ward_walk *w, struct ward_obj *obj)
 }
 
 static ward_err scan_child_src(struct ward_walk *w, const struct ward_obj *parent,
-                               const char *name, const struct ward_src *src, int target)
+                               const char *name, const struct ward_src *src, int target,
+                               bool same_level)
 {
     struct ward_obj child = {
         .parent = parent,
         .name = name,
-        .depth = parent->depth + (name ? 1 : 0),
+        .depth = parent->depth + (name && !same_level ? 1 : 0),
         .type = WARD_FT_BINARY,
         .forced_target = target,
         .src = *src,
@@ -534,7 +536,7 @@ ward_err ward_walk_child(struct ward_walk *w, const struct ward_obj *parent, con
                          const uint8_t *p, size_t n)
 {
     struct ward_src src = {p ? p : (const uint8_t *)"", -1, n};
-    return scan_child_src(w, parent, name, &src, -1);
+    return scan_child_src(w, parent, name, &src, -1, false);
 }
 
 static ward_err walk_spool(struct ward_walk *w, const struct ward_obj *parent, const char *name,
@@ -549,7 +551,7 @@ static ward_err walk_spool(struct ward_walk *w, const struct ward_obj *parent, c
     struct ward_src src = {NULL, sp->fd, sp->size};
     if (sp->fd < 0)
         src.mem = sp->mem.data ? sp->mem.data : (const uint8_t *)"";
-    ward_err e = scan_child_src(w, parent, name, &src, target);
+    ward_err e = scan_child_src(w, parent, name, &src, target, sp->same_level);
     ward_spool_free(sp);
     return e;
 }

@@ -40,6 +40,8 @@ struct ward_spool {
     uint64_t size;
     uint64_t cap;    /* max_filesize, ratio and total budget combined */
     enum ward_reason over; /* set when a write went past cap */
+    bool same_level; /* another encoding of the parent (a compressed stream), not a
+                        member: it does not count as a level of nesting */
 };
 
 /* Start a spool for a member of `parent`. */
