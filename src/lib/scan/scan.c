@@ -445,6 +445,9 @@ static void scan_object(struct ward_walk *w, struct ward_obj *obj)
     }
     if (obj->forced_target < 0)
         obj->type = ward_ftype_detect(first, first_len, obj->src.size);
+    /* x.tar.gz: the tar inside needs no path level of its own ("x.tar.gz/member"). */
+    if (obj->stream && (obj->type == WARD_FT_TAR || obj->type == WARD_FT_CPIO))
+        obj->name = NULL;
 
     /* Verdict cache: content digest first (cheap for in-memory objects). */
     uint8_t digest[32];
@@ -526,6 +529,7 @@ static ward_err scan_child_src(struct ward_walk *w, const struct ward_obj *paren
         .depth = parent->depth + (name && !same_level ? 1 : 0),
         .type = WARD_FT_BINARY,
         .forced_target = target,
+        .stream = same_level,
         .src = *src,
     };
     scan_object(w, &child);
@@ -588,7 +592,7 @@ ward_err ward_scan_mem(ward_scanner *s, const void *p, size_t len, const char *n
     (void)diag;
     struct ward_walk w;
     walk_init(&w, s, o, res);
-    struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, {p ? p : "", -1, len}};
+    struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {p ? p : "", -1, len}};
     scan_object(&w, &obj);
     return WARD_OK;
 }
@@ -610,7 +614,7 @@ ward_err ward_scan_fd(ward_scanner *s, int fd, const char *name, const struct wa
             size = end > 0 ? (uint64_t)end : 0;
         }
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, {NULL, fd, size}};
+        struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {NULL, fd, size}};
         scan_object(&w, &obj);
         return WARD_OK;
     }
@@ -641,7 +645,7 @@ ward_err ward_scan_fd(ward_scanner *s, int fd, const char *name, const struct wa
             return WARD_OK;
         }
     }
-    struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, {NULL, sp.fd, sp.size}};
+    struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {NULL, sp.fd, sp.size}};
     if (sp.fd < 0)
         obj.src.mem = sp.mem.data ? sp.mem.data : (const uint8_t *)"";
     scan_object(&w, &obj);

@@ -31,6 +31,7 @@ struct ward_obj {
     unsigned depth;   /* containers above this object */
     enum ward_ftype type;
     int forced_target; /* -1, or the target type of a normalized layer */
+    bool stream;       /* the content of a compressed stream (x.gz -> x) */
     struct ward_src src;
 };
 
