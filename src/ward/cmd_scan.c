@@ -287,11 +287,7 @@ static void scan_one(struct app *a, ward_scanner *sc, const char *path)
     }
     atomic_fetch_add(&a->st.files, 1);
     atomic_fetch_add(&a->st.bytes_scanned, res.bytes);
-    struct stat st;
-    if (!is_stdin && stat(path, &st) == 0)
-        atomic_fetch_add(&a->st.bytes_read, (unsigned long long)st.st_size);
-    else if (res.objects)
-        atomic_fetch_add(&a->st.bytes_read, res.bytes);
+    atomic_fetch_add(&a->st.bytes_read, res.top_size);
 
     /* The worst finding decides the action on the file. */
     const struct finding_rec *worst = NULL;

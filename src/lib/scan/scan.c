@@ -592,6 +592,7 @@ ward_err ward_scan_mem(ward_scanner *s, const void *p, size_t len, const char *n
     (void)diag;
     struct ward_walk w;
     walk_init(&w, s, o, res);
+    res->top_size = len;
     struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {p ? p : "", -1, len}};
     scan_object(&w, &obj);
     return WARD_OK;
@@ -613,7 +614,9 @@ ward_err ward_scan_fd(ward_scanner *s, int fd, const char *name, const struct wa
             off_t end = lseek(fd, 0, SEEK_END);
             size = end > 0 ? (uint64_t)end : 0;
         }
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        if (size > WARD_READ_CHUNK)
+            posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        res->top_size = size;
         struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {NULL, fd, size}};
         scan_object(&w, &obj);
         return WARD_OK;
@@ -645,6 +648,7 @@ ward_err ward_scan_fd(ward_scanner *s, int fd, const char *name, const struct wa
             return WARD_OK;
         }
     }
+    res->top_size = sp.size;
     struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {NULL, sp.fd, sp.size}};
     if (sp.fd < 0)
         obj.src.mem = sp.mem.data ? sp.mem.data : (const uint8_t *)"";

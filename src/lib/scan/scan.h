@@ -81,6 +81,7 @@ struct ward_scan_opts {
 struct ward_scan_result {
     enum ward_verdict verdict; /* the worst finding */
     enum ward_reason reason;
+    uint64_t top_size;         /* size of the object itself */
     uint64_t bytes;            /* bytes matched, all layers */
     uint32_t objects;          /* objects scanned, all layers */
     uint32_t findings;
