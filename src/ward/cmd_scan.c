@@ -29,7 +29,8 @@
 #include "util/options.h"
 #include "util/strutil.h"
 
-#define QUEUE_CAP 1024
+#define QUEUE_CAP 64  /* batches */
+#define BATCH 64      /* paths per batch: one hand-off per 64 files, not per file */
 #define MAX_DIR_DEPTH 256
 
 enum { VERDICT_KINDS = 3 }; /* infected, suspicious, not scanned */
@@ -50,10 +51,15 @@ struct stats {
     atomic_ullong files, bytes_read, bytes_scanned, infected, not_scanned, errors;
 };
 
+struct batch {
+    char *paths[BATCH];
+    unsigned n;
+};
+
 struct job_queue {
     pthread_mutex_t lock;
     pthread_cond_t not_empty, not_full;
-    char *items[QUEUE_CAP];
+    struct batch *items[QUEUE_CAP];
     size_t head, count;
     bool closed;
 };
@@ -62,6 +68,7 @@ struct app {
     struct scan_cfg cfg;
     ward_db *db;
     struct job_queue q;
+    struct batch *filling; /* the walker's batch in progress */
     struct stats st;
     pthread_mutex_t out_lock;
     dev_t root_dev;
@@ -357,7 +364,7 @@ static void scan_one(struct app *a, ward_scanner *sc, const char *path)
 
 /* ---- queue and workers --------------------------------------------------- */
 
-static void queue_push(struct job_queue *q, char *item)
+static void queue_push(struct job_queue *q, struct batch *item)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == QUEUE_CAP)
@@ -368,17 +375,18 @@ static void queue_push(struct job_queue *q, char *item)
     pthread_mutex_unlock(&q->lock);
 }
 
-static char *queue_pop(struct job_queue *q)
+static struct batch *queue_pop(struct job_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closed)
         pthread_cond_wait(&q->not_empty, &q->lock);
-    char *item = NULL;
+    struct batch *item = NULL;
     if (q->count) {
         item = q->items[q->head];
         q->head = (q->head + 1) % QUEUE_CAP;
-        q->count--;
-        pthread_cond_signal(&q->not_full);
+        /* wake the walker only once there is room for several batches */
+        if (q->count-- == QUEUE_CAP || q->count == QUEUE_CAP / 2)
+            pthread_cond_signal(&q->not_full);
     }
     pthread_mutex_unlock(&q->lock);
     return item;
@@ -395,17 +403,31 @@ static void queue_close(struct job_queue *q)
 struct worker {
     struct app *a;
     pthread_t tid;
-    ward_scanner *sc;
+    bool failed;
 };
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    char *path;
-    while ((path = queue_pop(&w->a->q)) != NULL) {
-        scan_one(w->a, w->sc, path);
-        free(path);
+    ward_scanner *sc;
+    /* Each thread makes its own scanner, in parallel with the others. */
+    if (ward_scanner_new(w->a->db, &sc)) {
+        w->failed = true;
+        cli_error("cannot create scanner: out of memory");
+        sc = NULL;
     }
+    struct batch *b;
+    while ((b = queue_pop(&w->a->q)) != NULL) {
+        for (unsigned i = 0; i < b->n; i++) {
+            if (sc)
+                scan_one(w->a, sc, b->paths[i]);
+            else
+                report_error(w->a, b->paths[i], "no scanner");
+            free(b->paths[i]);
+        }
+        free(b);
+    }
+    ward_scanner_free(sc);
     return NULL;
 }
 
@@ -420,14 +442,26 @@ static bool excluded(const struct scan_cfg *c, const char *path, bool dir)
     return c->have_include && regexec(&c->include, path, 0, NULL, 0) != 0;
 }
 
+static void flush_batch(struct app *a)
+{
+    if (a->filling && a->filling->n)
+        queue_push(&a->q, a->filling);
+    else
+        free(a->filling);
+    a->filling = NULL;
+}
+
 static void submit(struct app *a, const char *path)
 {
     char *copy = strdup(path);
-    if (!copy) {
+    if (!copy || (!a->filling && !(a->filling = calloc(1, sizeof *a->filling)))) {
+        free(copy);
         report_error(a, path, "out of memory");
         return;
     }
-    queue_push(&a->q, copy);
+    a->filling->paths[a->filling->n++] = copy;
+    if (a->filling->n == BATCH)
+        flush_batch(a);
 }
 
 static void walk_dir(struct app *a, const char *dir, unsigned depth)
@@ -442,7 +476,10 @@ static void walk_dir(struct app *a, const char *dir, unsigned depth)
         return;
     }
     /* Read the whole directory first: fewer open descriptors while recursing. */
-    char **names = NULL;
+    struct entry {
+        char *name;
+        unsigned char type;
+    } *ents = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -450,38 +487,54 @@ static void walk_dir(struct app *a, const char *dir, unsigned depth)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
-            char **q = realloc(names, cap * sizeof *q);
+            struct entry *q = realloc(ents, cap * sizeof *q);
             if (!q)
                 break;
-            names = q;
+            ents = q;
         }
-        if (!(names[n] = strdup(de->d_name)))
+        if (!(ents[n].name = strdup(de->d_name)))
             break;
+        ents[n].type = de->d_type;
         n++;
     }
     closedir(d);
+    size_t dlen = strlen(dir);
+    bool slash = dlen && dir[dlen - 1] == '/';
     for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(dir) + strlen(names[i]) + 2;
+        size_t len = dlen + strlen(ents[i].name) + 2;
         char *p = malloc(len);
         if (p) {
-            snprintf(p, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
+            snprintf(p, len, "%s%s%s", dir, slash ? "" : "/", ents[i].name);
+            unsigned char t = ents[i].type;
             struct stat st;
-            int r = a->cfg.follow_symlinks ? stat(p, &st) : lstat(p, &st);
-            if (r != 0) {
-                report_error(a, p, strerror(errno));
-            } else if (S_ISDIR(st.st_mode)) {
-                if (!excluded(&a->cfg, p, true) && (a->cfg.cross_fs || st.st_dev == a->root_dev))
+            /* The directory entry's type saves a stat for plain files and
+               directories; links, unknown types and -x need one. */
+            bool need_stat = t == DT_UNKNOWN || (t == DT_LNK && a->cfg.follow_symlinks) ||
+                             (t == DT_DIR && !a->cfg.cross_fs);
+            if (need_stat) {
+                int r = a->cfg.follow_symlinks ? stat(p, &st) : lstat(p, &st);
+                if (r != 0) {
+                    report_error(a, p, strerror(errno));
+                    t = DT_UNKNOWN;
+                } else {
+                    t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+                    if (t == DT_DIR && !a->cfg.cross_fs && st.st_dev != a->root_dev)
+                        t = DT_UNKNOWN;
+                }
+            }
+            if (t == DT_DIR) {
+                if (!excluded(&a->cfg, p, true))
                     walk_dir(a, p, depth + 1);
-            } else if (S_ISREG(st.st_mode)) {
+            } else if (t == DT_REG) {
                 if (!excluded(&a->cfg, p, false))
                     submit(a, p);
             }
             /* symlinks (when not followed), devices, sockets and fifos are skipped */
             free(p);
         }
-        free(names[i]);
+        free(ents[i].name);
     }
-    free(names);
+    free(ents);
 }
 
 static void walk_arg(struct app *a, const char *path)
@@ -885,14 +938,8 @@ int cmd_scan(int argc, char **argv)
     unsigned started = 0;
     for (unsigned i = 0; ws && i < c->threads; i++) {
         ws[i].a = a;
-        if (ward_scanner_new(a->db, &ws[i].sc)) {
-            cli_error("cannot create scanner: out of memory");
+        if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0)
             break;
-        }
-        if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0) {
-            ward_scanner_free(ws[i].sc);
-            break;
-        }
         started++;
     }
     if (started == 0) {
@@ -904,11 +951,10 @@ int cmd_scan(int argc, char **argv)
         walk_file_list(a, file_list);
     for (int i = optind; i < argc; i++)
         walk_arg(a, argv[i]);
+    flush_batch(a);
     queue_close(&a->q);
-    for (unsigned i = 0; i < started; i++) {
+    for (unsigned i = 0; i < started; i++)
         pthread_join(ws[i].tid, NULL);
-        ward_scanner_free(ws[i].sc);
-    }
     free(ws);
     double t2 = now_sec();
     if (c->summary)

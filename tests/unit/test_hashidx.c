@@ -18,7 +18,9 @@ int main(void)
         CHECK(ward_hashidx_add(&h, i % 2 ? WARD_HASH_SHA256 : WARD_HASH_MD5, d, 1000 + i % 7,
                                i) == WARD_OK);
     }
-    CHECK(h.count == 5000);
+    CHECK(ward_hashidx_algs_for_size(&h, 1000) == 0); /* nothing before sealing */
+    ward_hashidx_seal(&h);
+    CHECK(ward_hashidx_count(&h) == 5000);
     CHECK(ward_hashidx_algs_for_size(&h, 1000) != 0);
     CHECK(ward_hashidx_algs_for_size(&h, 999) == 0);
     for (uint32_t i = 0; i < 5000; i += 97) {
@@ -36,10 +38,13 @@ int main(void)
     /* wildcard size applies to every size */
     memset(d, 0xab, sizeof d);
     CHECK(ward_hashidx_add(&h, WARD_HASH_SHA1, d, WARD_HASH_ANY_SIZE, 77) == WARD_OK);
+    ward_hashidx_seal(&h);
     CHECK(ward_hashidx_algs_for_size(&h, 5) == WARD_HASH_BIT(WARD_HASH_SHA1));
     CHECK(ward_hashidx_lookup(&h, WARD_HASH_SHA1, d, 123456, &name) && name == 77);
     /* duplicates keep the first */
     CHECK(ward_hashidx_add(&h, WARD_HASH_SHA1, d, WARD_HASH_ANY_SIZE, 78) == WARD_OK);
+    ward_hashidx_seal(&h);
+    CHECK(ward_hashidx_count(&h) == 5001);
     CHECK(ward_hashidx_lookup(&h, WARD_HASH_SHA1, d, 1, &name) && name == 77);
     ward_hashidx_free(&h);
     return CHECK_DONE();

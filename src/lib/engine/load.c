@@ -545,6 +545,8 @@ ward_err ward_db_load(const char *const *paths, size_t n_paths, const struct war
     }
     if (!e && lc.errors)
         e = WARD_ERR_PARSE;
+    ward_hashidx_seal(&db->hashes);
+    ward_hashidx_seal(&db->allow);
     uint8_t d[WARD_HASH_COUNT][WARD_HASH_MAX_LEN];
     if (!e && !(e = ward_hasher_end(digest, d)))
         memcpy(db->digest, d[WARD_HASH_SHA256], 32);

@@ -51,6 +51,15 @@ ward_err ward_load_hash(struct load_ctx *lc, enum ward_sigkind kind, char *text,
     bool allow = kind == WARD_KIND_FP || kind == WARD_KIND_SFP;
     ward_hashidx *idx = allow ? &lc->db->allow : &lc->db->hashes;
 
+    /* One allocation for the whole file: count its lines first. */
+    size_t lines = 0;
+    for (const char *p = text, *end = text + len; p < end; lines++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    if (!section && ward_hashidx_reserve(idx, lines))
+        return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
+
     line_iter_init(&it, text, len);
     while (line_iter_next(&it, &line, &n, &nul)) {
         lc->line = it.lineno;

@@ -60,6 +60,30 @@ ward_err ward_write_full(int fd, const void *p, size_t n)
 
 ward_err ward_fd_read_all(int fd, const char *name, ward_buf *buf, struct ward_diag *diag)
 {
+    /* A regular file is read straight into a buffer of its size. */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        if ((uint64_t)st.st_size > buf->cap)
+            return ward_diag_set(diag, WARD_ERR_LIMIT, "%s: larger than %zu bytes", name,
+                                 buf->cap);
+        if (ward_buf_reserve(buf, (size_t)st.st_size))
+            return ward_diag_set(diag, WARD_ERR_NOMEM, "%s: out of memory", name);
+        for (;;) {
+            size_t room = buf->alloc - buf->len - 1;
+            if (room == 0)
+                break; /* the file grew: read the rest below */
+            ssize_t r = read(fd, buf->data + buf->len, room);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                return ward_diag_set(diag, WARD_ERR_IO, "%s: read failed: %s", name,
+                                     strerror(errno));
+            buf->len += (size_t)r;
+            buf->data[buf->len] = 0;
+            if (r == 0)
+                return WARD_OK;
+        }
+    }
     uint8_t chunk[65536];
     for (;;) {
         ssize_t r = read(fd, chunk, sizeof chunk);

@@ -6,13 +6,22 @@
 #include <string.h>
 #include <strings.h>
 
+#define H16(x) -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
+const int8_t ward_hex_table[256] = {
+    H16(0), H16(1), H16(2),
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, H16(5),
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, H16(7),
+    H16(8), H16(9), H16(a), H16(b), H16(c), H16(d), H16(e), H16(f),
+};
+
 bool ward_hex_decode(const char *s, size_t n, uint8_t *out)
 {
     if (n % 2)
         return false;
     for (size_t i = 0; i < n; i += 2) {
         int hi = ward_hexval((unsigned char)s[i]), lo = ward_hexval((unsigned char)s[i + 1]);
-        if (hi < 0 || lo < 0)
+        if ((hi | lo) < 0)
             return false;
         out[i / 2] = (uint8_t)(hi << 4 | lo);
     }

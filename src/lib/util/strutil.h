@@ -12,16 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 0..15, or -1 when c is not a hex digit. */
+/* 0..15, or -1 when c is not a hex digit (table lookup: hashes load by the million). */
+extern const int8_t ward_hex_table[256];
 static inline int ward_hexval(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return ward_hex_table[c];
 }
 
 /* Decode exactly n hex digits (n even) into n/2 bytes. */
