@@ -73,6 +73,9 @@ static void print_info(const ward_db *db, struct cli_env *env)
         printf("Files of unknown kind: %llu\n", (unsigned long long)st->skipped_files);
     printf("Body patterns compiled: %llu (%llu approximate, confirmed by PCRE2)\n",
            (unsigned long long)st->body_patterns, (unsigned long long)st->prefilter_patterns);
+    if (st->uncompiled_patterns)
+        printf("Body patterns Vectorscan cannot compile (never match): %llu\n",
+               (unsigned long long)st->uncompiled_patterns);
     printf("Load: %.3f s, compile: %.3f s%s\n", st->load_seconds, st->compile_seconds,
            st->compile_cached ? " (from cache)" : "");
 }

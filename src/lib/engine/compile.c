@@ -50,24 +50,28 @@ static bool compiles_alone(const char *re, unsigned flags)
     return r == HS_SUCCESS;
 }
 
-/* Check each pattern on its own: cheap, and finds the ones that need help. */
-static void triage(ward_db *db)
+static bool expression_ok(const struct body_pat *bp)
 {
-    for (uint32_t i = 0; i < db->n_pats; i++) {
-        struct body_pat *bp = &db->pats[i];
-        if (bp->flags & BP_NEVER)
-            continue;
-        hs_expr_info_t *info = NULL;
-        hs_compile_error_t *ce = NULL;
-        hs_error_t r = hs_expression_info(bp->scan_re, hs_flags_for(bp), &info, &ce);
-        hs_free_compile_error(ce);
-        free(info);
-        if (r == HS_SUCCESS)
-            continue;
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *ce = NULL;
+    hs_error_t r = hs_expression_info(bp->scan_re, hs_flags_for(bp), &info, &ce);
+    hs_free_compile_error(ce);
+    free(info);
+    return r == HS_SUCCESS;
+}
+
+/*
+ * A pattern the set could not take: try it alone in prefilter mode (hits are
+ * confirmed with PCRE2); if even that fails, it is left out and counted.
+ */
+static void demote(struct body_pat *bp)
+{
+    if (!(bp->flags & BP_PREFILTER)) {
         bp->flags |= BP_PREFILTER | BP_VERIFY;
-        if (!compiles_alone(bp->scan_re, hs_flags_for(bp)))
-            bp->flags |= BP_NEVER;
+        if (compiles_alone(bp->scan_re, hs_flags_for(bp)))
+            return;
     }
+    bp->flags |= BP_NEVER | BP_UNCOMPILED;
 }
 
 struct target_set {
@@ -233,6 +237,7 @@ static ward_err compile_target(ward_db *db, unsigned t, struct ward_diag *diag)
         free_set(&ts);
         return e ? ward_diag_set(diag, e, "out of memory") : WARD_OK;
     }
+    bool triaged = false;
     for (;;) {
         hs_compile_error_t *ce = NULL;
         hs_error_t r = hs_compile_multi(ts.exprs, ts.flags, ts.ids, ts.n, HS_MODE_STREAM, NULL,
@@ -250,12 +255,32 @@ static ward_err compile_target(ward_db *db, unsigned t, struct ward_diag *diag)
             return ward_diag_set(diag, WARD_ERR_INTERNAL,
                                  "cannot compile body signatures for target %u: %s", t, msg);
         }
-        /* Drop the pattern the set could not take, then try again. */
-        db->pats[ts.ids[bad]].flags |= BP_NEVER;
-        ts.n--;
-        ts.exprs[bad] = ts.exprs[ts.n];
-        ts.flags[bad] = ts.flags[ts.n];
-        ts.ids[bad] = ts.ids[ts.n];
+        /*
+         * The first failure: check every pattern on its own (syntax and
+         * support, cheap), so that a database with many unusual patterns
+         * costs one more compile, not one per pattern. Later failures (a
+         * pattern too large for the set) demote that one pattern.
+         */
+        unsigned check_from = triaged ? (unsigned)bad : 0;
+        unsigned check_to = triaged ? (unsigned)bad + 1 : ts.n;
+        triaged = true;
+        for (unsigned i = check_from; i < check_to; i++) {
+            struct body_pat *bp = &db->pats[ts.ids[i]];
+            if (i != (unsigned)bad && expression_ok(bp))
+                continue;
+            demote(bp);
+            ts.flags[i] = hs_flags_for(bp);
+        }
+        unsigned k = 0;
+        for (unsigned i = 0; i < ts.n; i++) {
+            if (db->pats[ts.ids[i]].flags & BP_NEVER)
+                continue;
+            ts.exprs[k] = ts.exprs[i];
+            ts.flags[k] = ts.flags[i];
+            ts.ids[k] = ts.ids[i];
+            k++;
+        }
+        ts.n = k;
         if (ts.n == 0)
             break;
     }
@@ -273,8 +298,6 @@ ward_err ward_db_compile(ward_db *db, const struct ward_db_opts *opts, struct wa
     if (path && cache_load(db, path)) {
         db->stats.compile_cached = true;
     } else {
-        /* The key above covers the flags before triage, so triage after. */
-        triage(db);
         for (unsigned t = 0; t < WARD_TARGET_COUNT; t++)
             if ((e = compile_target(db, t, diag))) {
                 free(path);
@@ -288,8 +311,11 @@ ward_err ward_db_compile(ward_db *db, const struct ward_db_opts *opts, struct wa
         struct body_pat *bp = &db->pats[i];
         free(bp->scan_re);
         bp->scan_re = NULL;
-        if (bp->flags & BP_NEVER)
+        if (bp->flags & BP_NEVER) {
+            if (bp->flags & BP_UNCOMPILED)
+                db->stats.uncompiled_patterns++;
             continue;
+        }
         db->stats.body_patterns++;
         if (bp->flags & BP_PREFILTER)
             db->stats.prefilter_patterns++;

@@ -62,6 +62,7 @@ struct ward_db_stats {
     uint64_t skipped_files;     /* files of unknown extension in a directory */
     uint64_t body_patterns;     /* patterns in the Vectorscan databases */
     uint64_t prefilter_patterns; /* compiled approximately, confirmed by PCRE2 */
+    uint64_t uncompiled_patterns; /* Vectorscan cannot take them: they never match */
     uint64_t ignored;           /* signatures dropped by .ign2 */
     uint64_t flevel_skipped;    /* signatures for other functionality levels */
     uint32_t version;           /* highest daily/main container version, or 0 */

@@ -30,7 +30,7 @@ enum {
     BP_NOCASE = 1u << 1,    /* compile caselessly */
     BP_PREFILTER = 1u << 2, /* compiled in Vectorscan's approximate prefilter mode */
     BP_NEVER = 1u << 3,     /* can never match (kept for counting) */
-    BP_COUNT = 1u << 4,     /* an ldb count needs exact start offsets */
+    BP_UNCOMPILED = 1u << 4, /* neither Vectorscan form compiles: never matches */
 };
 
 /* One body pattern: an .ndb signature or one subsignature of an .ldb. */
