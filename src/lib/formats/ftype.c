@@ -161,6 +161,12 @@ static bool known_header(const uint8_t *p, size_t n)
     return false;
 }
 
+/* Is the field name p[0..n) (with its colon) exactly `name`, ignoring case? */
+static bool header_is(const uint8_t *p, size_t n, const char *name)
+{
+    return n == strlen(name) && strncasecmp((const char *)p, name, n) == 0;
+}
+
 /*
  * An RFC 822 message: the text up to the first empty line is made of header
  * fields ("Name: value") and continuation lines, and at least two known
@@ -195,11 +201,13 @@ static bool is_mail(const uint8_t *p, size_t len)
                 fields++;
                 if (known_header(l, k + 1)) {
                     known++;
-                    if (strncasecmp((const char *)l, "received:", 9) == 0 ||
-                        strncasecmp((const char *)l, "return-path:", 12) == 0 ||
-                        strncasecmp((const char *)l, "mime-version:", 13) == 0 ||
-                        strncasecmp((const char *)l, "message-id:", 11) == 0 ||
-                        strncasecmp((const char *)l, "delivered-to:", 13) == 0)
+                    /* Compare the k + 1 bytes of "Name:" only: a short last line
+                       must not make strncasecmp read past the buffer. */
+                    if (header_is(l, k + 1, "received:") ||
+                        header_is(l, k + 1, "return-path:") ||
+                        header_is(l, k + 1, "mime-version:") ||
+                        header_is(l, k + 1, "message-id:") ||
+                        header_is(l, k + 1, "delivered-to:"))
                         strong++;
                 }
             }

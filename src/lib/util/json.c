@@ -3,7 +3,13 @@
 
 #include <string.h>
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0. */
+/*
+ * Length of a valid UTF-8 sequence at s (max n bytes), or 0. Valid means
+ * Unicode's Table 3-7: the second byte's range depends on the first, which
+ * rules out overlong forms (E0 80..9F, F0 80..8F), UTF-16 surrogates
+ * (ED A0..BF) and code points above U+10FFFF (F4 90..BF); strict JSON
+ * parsers reject all of these.
+ */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
     if (s[0] < 0x80)
@@ -11,7 +17,18 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
     if (!len || len > n || s[0] > 0xf4)
         return 0;
-    for (size_t i = 1; i < len; i++)
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
         if ((s[i] & 0xc0) != 0x80)
             return 0;
     return len;
