@@ -1,0 +1,200 @@
+/*
+ * sigload.h - helpers shared by the signature-source fuzz targets.
+ *
+ * A source is loaded through the loader's internal entry point
+ * (ward_load_source, engine/db_int.h) from a private NUL-terminated copy of
+ * the input, as load.c does for a file, so no temporary files are needed.
+ * A database built here is freed with ward_db_unref like any other.
+ */
+#ifndef WARD_FUZZ_SIGLOAD_H
+#define WARD_FUZZ_SIGLOAD_H
+
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/db_int.h"
+#include "scan/scan.h"
+
+static inline void fuzz_on_error(void *ctx, const char *msg)
+{
+    (void)ctx;
+    /* Messages are bounded, NUL-terminated and never empty. */
+    if (!msg[0] || strlen(msg) >= 512)
+        abort();
+}
+
+static inline ward_db *fuzz_db_new(void)
+{
+    ward_db *db = calloc(1, sizeof *db);
+    if (!db)
+        abort();
+    db->refs = 1;
+    ward_strpool_init(&db->names);
+    ward_hashidx_init(&db->hashes);
+    ward_hashidx_init(&db->allow);
+    ward_lexpr_pool_init(&db->exprs);
+    return db;
+}
+
+/* Load data[0..size) into db as a source called `name`; *errors counts problems. */
+static inline ward_err fuzz_load(ward_db *db, const struct ward_db_opts *opts, const char *name,
+                          const uint8_t *data, size_t size, uint64_t *errors)
+{
+    uint8_t *text = malloc(size + 1);
+    if (!text)
+        abort();
+    if (size)
+        memcpy(text, data, size);
+    text[size] = 0; /* loaders expect a NUL after the text, as ward_buf provides */
+    struct ward_diag diag;
+    diag.msg[0] = 0;
+    struct load_ctx lc = {db,  opts, opts->flevel ? opts->flevel : WARD_FLEVEL, false, name, 0,
+                          &diag, 0};
+    ward_err e = ward_load_source(&lc, name, text, size);
+    if (strnlen(diag.msg, sizeof diag.msg) == sizeof diag.msg)
+        abort();
+    free(text);
+    if (errors)
+        *errors = lc.errors;
+    return e;
+}
+
+static inline void fuzz_check_pats(const ward_db *db);
+
+/* Load once collecting every error, then (if there were any) once stopping at the first. */
+static inline void fuzz_load_both(const char *name, const uint8_t *data, size_t size,
+                           ward_db **keep)
+{
+    struct ward_db_opts opts = {0};
+    opts.check_only = true;
+    opts.collect_errors = true;
+    opts.on_error = fuzz_on_error;
+    uint64_t errors = 0;
+    ward_db *db = fuzz_db_new();
+    ward_err e = fuzz_load(db, &opts, name, data, size, &errors);
+    fuzz_check_pats(db);
+    if (errors) {
+        ward_db *strict = fuzz_db_new();
+        opts.collect_errors = false;
+        (void)fuzz_load(strict, &opts, name, data, size, NULL);
+        ward_db_unref(strict);
+    }
+    if (keep && !e && !errors) {
+        *keep = db;
+        return;
+    }
+    ward_db_unref(db);
+}
+
+/* Parentheses of a generated regex balance (bytes are always written as \xNN). */
+static inline bool fuzz_balanced(const char *re)
+{
+    long depth = 0;
+    for (const char *p = re; *p; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+        else if (*p == '(')
+            depth++;
+        else if (*p == ')' && --depth < 0)
+            return false;
+    }
+    return depth == 0;
+}
+
+static inline bool fuzz_big_repeat(const char *re, unsigned long max);
+
+/*
+ * Oracle for every body pattern the loader emitted: both forms are balanced,
+ * and the exact form, which confirms candidates, compiles with PCRE2 unless
+ * the pattern can never match or uses a repeat beyond PCRE2's {n} limit.
+ */
+static inline void fuzz_check_pats(const ward_db *db)
+{
+    for (uint32_t i = 0; i < db->n_pats; i++) {
+        const struct body_pat *bp = &db->pats[i];
+        if (!bp->scan_re || !bp->exact_re || !fuzz_balanced(bp->scan_re) ||
+            !fuzz_balanced(bp->exact_re))
+            abort();
+        if ((bp->flags & BP_NEVER) || fuzz_big_repeat(bp->exact_re, 65535))
+            continue; /* never used, or beyond PCRE2's {n} limit */
+        int err;
+        PCRE2_SIZE off;
+        uint32_t o = PCRE2_DOTALL | ((bp->flags & BP_NOCASE) ? PCRE2_CASELESS : 0);
+        pcre2_code *c = pcre2_compile((PCRE2_SPTR)bp->exact_re, PCRE2_ZERO_TERMINATED, o, &err,
+                                      &off, NULL);
+        if (!c) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(err, msg, sizeof msg);
+            fprintf(stderr, "exact form does not compile at %zu: %s\n%.300s\n", (size_t)off,
+                    (const char *)msg, bp->exact_re);
+            abort();
+        }
+        pcre2_code_free(c);
+    }
+}
+
+/* FNV-1a, to pick a deterministic share of the inputs for the slow path. */
+static inline uint32_t fuzz_hash(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* Does a generated regex use a repeat bound above `max`? (slow to compile) */
+static inline bool fuzz_big_repeat(const char *re, unsigned long max)
+{
+    for (const char *p = re; p && (p = strchr(p, '{')) != NULL; p++) {
+        char *end;
+        unsigned long a = strtoul(p + 1, &end, 10);
+        if (a > max || (*end == ',' && strtoul(end + 1, NULL, 10) > max))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The slow path for a few small databases: compile with Vectorscan and scan
+ * a sample (every byte value, some text, then the input itself), so that
+ * the matcher's confirmations and logical evaluation see fuzzed signatures.
+ * Takes ownership of db.
+ */
+static inline void fuzz_compile_and_scan(ward_db *db, const uint8_t *data, size_t size)
+{
+    bool ok = db->n_pats + db->n_pcres <= 8 && size <= 2048 &&
+              fuzz_hash(data, size) % 8 == 0;
+    for (uint32_t i = 0; ok && i < db->n_pats; i++)
+        ok = !fuzz_big_repeat(db->pats[i].scan_re, 256);
+    for (uint32_t i = 0; ok && i < db->n_pcres; i++)
+        ok = !strpbrk(db->pcres[i].re, "{*+?"); /* no quantifiers: cheap backtracking */
+    struct ward_db_opts opts = {0};
+    struct ward_diag diag;
+    ward_scanner *s = NULL;
+    if (ok && !ward_db_compile(db, &opts, &diag) && !ward_scanner_new(db, &s)) {
+        static const char text[] = "Hello World\r\nward fuzz <b>bold</b> 0123456789 WARD1\n";
+        size_t n = 256 + sizeof text - 1 + size;
+        uint8_t *sample = malloc(n);
+        if (!sample)
+            abort();
+        for (unsigned i = 0; i < 256; i++)
+            sample[i] = (uint8_t)i;
+        memcpy(sample + 256, text, sizeof text - 1);
+        if (size)
+            memcpy(sample + 256 + sizeof text - 1, data, size);
+        struct ward_scan_opts so = {0};
+        ward_scan_limits_default(&so.limits);
+        so.limits.max_scantime = 5000;
+        so.all_matches = true;
+        struct ward_scan_result res;
+        (void)!ward_scan_mem(s, sample, n, "sample", &so, &res, &diag);
+        (void)!ward_scan_mem(s, data, size, "input", &so, &res, &diag);
+        free(sample);
+        ward_scanner_free(s);
+    }
+    ward_db_unref(db);
+}
+
+#endif
