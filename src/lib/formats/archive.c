@@ -186,9 +186,9 @@ static ward_err extract_member(struct ward_walk *w, const struct ward_obj *obj,
             return r == ARCHIVE_FATAL ? WARD_ERR_IO : WARD_OK;
         }
         /* Sparse members come with offsets: fill the holes with zeros. */
-        if (off >= 0 && (uint64_t)off > sp.size) {
+        if (off >= 0 && (uint64_t)off > sp.s.size) {
             static const uint8_t zeros[4096];
-            uint64_t gap = (uint64_t)off - sp.size;
+            uint64_t gap = (uint64_t)off - sp.s.size;
             while (gap && !sp.over) {
                 size_t k = gap > sizeof zeros ? sizeof zeros : (size_t)gap;
                 (void)!ward_spool_write(w, &sp, zeros, k);

@@ -19,7 +19,7 @@ static ward_err normalize(struct ward_walk *w, const struct ward_obj *obj, int t
     uint8_t in[65536], out[65536];
     struct ward_spool sp;
     ward_spool_init(w, obj, &sp);
-    sp.cap = obj->src.size; /* never larger than the input */
+    sp.s.cap = obj->src.size; /* never larger than the input */
     bool in_space = false;
     for (uint64_t off = 0; off < obj->src.size;) {
         ssize_t got = ward_obj_read(obj, off, in, sizeof in);

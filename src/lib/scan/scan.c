@@ -227,11 +227,6 @@ void ward_walk_report(struct ward_walk *w, const struct ward_obj *parent, const 
 void ward_spool_init(struct ward_walk *w, const struct ward_obj *parent, struct ward_spool *sp)
 {
     const struct ward_scan_limits *l = &w->o->limits;
-    ward_buf_init(&sp->mem, SPOOL_MEM_MAX);
-    sp->fd = -1;
-    sp->size = 0;
-    sp->over = WARD_REASON_NONE;
-    sp->same_level = false;
     uint64_t cap = l->max_filesize ? l->max_filesize : UINT64_MAX;
     if (l->max_scansize) {
         uint64_t left = w->bytes < l->max_scansize ? l->max_scansize - w->bytes : 0;
@@ -244,62 +239,25 @@ void ward_spool_init(struct ward_walk *w, const struct ward_obj *parent, struct 
             cap = r < cap ? r : cap;
         }
     }
-    sp->cap = cap;
-}
-
-static int open_tmpfile(const char *dir)
-{
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    /* Filesystems without O_TMPFILE: create, then unlink at once. */
-    char path[4096];
-    snprintf(path, sizeof path, "%s/ward-XXXXXX", dir);
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(path);
-    return fd;
+    ward_tmpspool_init(&sp->s, cap, SPOOL_MEM_MAX, ward_walk_tmpdir(w));
+    sp->over = WARD_REASON_NONE;
+    sp->same_level = false;
 }
 
 ward_err ward_spool_write(struct ward_walk *w, struct ward_spool *sp, const void *p, size_t n)
 {
+    (void)w;
     if (sp->over)
         return WARD_ERR_LIMIT;
-    if (n > sp->cap - sp->size) {
-        sp->over = WARD_REASON_LIMIT;
-        return WARD_ERR_LIMIT;
-    }
-    if (sp->fd < 0 && sp->mem.len + n <= SPOOL_MEM_MAX) {
-        ward_err e = ward_buf_append(&sp->mem, p, n);
-        if (e) {
-            sp->over = WARD_REASON_ERROR;
-            return e;
-        }
-        sp->size += n;
-        return WARD_OK;
-    }
-    if (sp->fd < 0) {
-        sp->fd = open_tmpfile(ward_walk_tmpdir(w));
-        if (sp->fd < 0 || ward_write_full(sp->fd, sp->mem.data, sp->mem.len)) {
-            sp->over = WARD_REASON_ERROR;
-            return WARD_ERR_IO;
-        }
-        ward_buf_free(&sp->mem);
-    }
-    if (ward_write_full(sp->fd, p, n)) {
-        sp->over = WARD_REASON_ERROR;
-        return WARD_ERR_IO;
-    }
-    sp->size += n;
-    return WARD_OK;
+    ward_err e = ward_tmpspool_write(&sp->s, p, n);
+    if (e)
+        sp->over = e == WARD_ERR_LIMIT ? WARD_REASON_LIMIT : WARD_REASON_ERROR;
+    return e;
 }
 
 void ward_spool_free(struct ward_spool *sp)
 {
-    ward_buf_free(&sp->mem);
-    if (sp->fd >= 0)
-        close(sp->fd);
-    sp->fd = -1;
+    ward_tmpspool_free(&sp->s);
 }
 
 /* ---- scanning one object ----------------------------------------------- */
@@ -552,9 +510,8 @@ static ward_err walk_spool(struct ward_walk *w, const struct ward_obj *parent, c
         ward_spool_free(sp);
         return WARD_OK;
     }
-    struct ward_src src = {NULL, sp->fd, sp->size};
-    if (sp->fd < 0)
-        src.mem = sp->mem.data ? sp->mem.data : (const uint8_t *)"";
+    struct ward_src src = {NULL, -1, sp->s.size};
+    ward_tmpspool_view(&sp->s, &src.mem, &src.fd);
     ward_err e = scan_child_src(w, parent, name, &src, target, sp->same_level);
     ward_spool_free(sp);
     return e;
@@ -624,7 +581,7 @@ ward_err ward_scan_fd(ward_scanner *s, int fd, const char *name, const struct wa
     /* A pipe or socket: keep the bytes (memory, then a temp file) to read them twice. */
     struct ward_spool sp;
     ward_spool_init(&w, NULL, &sp);
-    sp.cap = UINT64_MAX;
+    sp.s.cap = UINT64_MAX;
     for (;;) {
         ssize_t r = read(fd, s->chunk, WARD_READ_CHUNK);
         if (r < 0 && errno == EINTR)
@@ -641,17 +598,16 @@ ward_err ward_scan_fd(ward_scanner *s, int fd, const char *name, const struct wa
                                  strerror(errno));
         }
         /* Past the size limit the object will not be scanned: stop storing it. */
-        if (o->limits.max_filesize && sp.size > o->limits.max_filesize) {
+        if (o->limits.max_filesize && sp.s.size > o->limits.max_filesize) {
             report(&w, NULL, name, WARD_VERDICT_NOT_SCANNED, WARD_REASON_LIMIT,
                    "file size limit");
             ward_spool_free(&sp);
             return WARD_OK;
         }
     }
-    res->top_size = sp.size;
-    struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {NULL, sp.fd, sp.size}};
-    if (sp.fd < 0)
-        obj.src.mem = sp.mem.data ? sp.mem.data : (const uint8_t *)"";
+    res->top_size = sp.s.size;
+    struct ward_obj obj = {NULL, name, 0, WARD_FT_BINARY, -1, false, {NULL, -1, sp.s.size}};
+    ward_tmpspool_view(&sp.s, &obj.src.mem, &obj.src.fd);
     scan_object(&w, &obj);
     ward_spool_free(&sp);
     return WARD_OK;

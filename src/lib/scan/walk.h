@@ -22,6 +22,7 @@
 #include "formats/ftype.h"
 #include "scan/scan.h"
 #include "util/buf.h"
+#include "util/spool.h"
 
 struct ward_walk;
 
@@ -36,11 +37,8 @@ struct ward_obj {
 };
 
 struct ward_spool {
-    ward_buf mem;
-    int fd;          /* -1 while in memory */
-    uint64_t size;
-    uint64_t cap;    /* max_filesize, ratio and total budget combined */
-    enum ward_reason over; /* set when a write went past cap */
+    struct ward_tmpspool s;
+    enum ward_reason over; /* set when a write went past the cap or failed */
     bool same_level; /* another encoding of the parent (a compressed stream), not a
                         member: it does not count as a level of nesting */
 };
