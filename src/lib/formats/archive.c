@@ -247,6 +247,17 @@ static ward_err unpack_with(struct ward_walk *w, const struct ward_obj *obj, boo
         const char *name = archive_entry_pathname(ent);
         char stream[WARD_MAX_NAME];
         if (archive_format(a) == ARCHIVE_FORMAT_RAW) {
+            /*
+             * No decompression filter bid (only libarchive's "none" is in
+             * the pipeline): the bytes only looked compressed, and the raw
+             * member would be the object itself, typed the same again and
+             * unpacked again without end (a stream is no nesting level).
+             */
+            if (archive_filter_count(a) < 2) {
+                *opened = false;
+                e = WARD_ERR_CORRUPT;
+                break;
+            }
             stream_name(obj, stream, sizeof stream);
             name = stream;
         } else if (!name || !*name) {

@@ -167,6 +167,15 @@ static unsigned build_path(const struct ward_obj *obj, const char *extra, const 
     return n;
 }
 
+/* Number of objects from the top down to obj, nameless ones included. */
+static unsigned chain_length(const struct ward_obj *obj)
+{
+    unsigned n = 0;
+    for (const struct ward_obj *o = obj; o; o = o->parent)
+        n++;
+    return n;
+}
+
 /* Number of named components on the path down to obj. */
 static unsigned path_depth(const struct ward_obj *obj)
 {
@@ -432,7 +441,10 @@ static void scan_object(struct ward_walk *w, struct ward_obj *obj)
 
     if (!ward_walk_stopped(w)) {
         ward_unpack_fn unpack = ward_format_unpacker(obj->type);
-        if (unpack && obj->depth >= l->max_recursion) {
+        /* Compressed streams and layers take no nesting level, so bound the
+           whole chain of objects too: each link costs stack. */
+        if (unpack &&
+            (obj->depth >= l->max_recursion || chain_length(obj) >= WARD_MAX_PATH_DEPTH)) {
             report(w, obj, NULL, WARD_VERDICT_NOT_SCANNED, WARD_REASON_LIMIT,
                    "recursion limit");
         } else if (unpack) {
