@@ -3,6 +3,7 @@
 
 #include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -25,6 +26,30 @@ const struct ward_opt ward_options[] = {
     {"global", "cache_size", WARD_OPT_UINT, "65536", NULL, 0},
     {"global", "clamav_cvd_key", WARD_OPT_PATH, NULL, NULL, 0},
     {"global", "clamav_info_key", WARD_OPT_PATH, NULL, NULL, 0},
+    /* [wardd]: the scanning daemon; the limits and logging of [global] may be set here too */
+    {"wardd", "socket", WARD_OPT_PATH, "/run/ward/wardd.sock", NULL, 0},
+    {"wardd", "socket_mode", WARD_OPT_MODE, "0666", NULL, 0},
+    {"wardd", "socket_group", WARD_OPT_STRING, "", NULL, 0},
+    {"wardd", "tcp_listen", WARD_OPT_HOSTPORT, "", NULL, 0},
+    {"wardd", "pid_file", WARD_OPT_PATH, "/run/ward/wardd.pid", NULL, 0},
+    {"wardd", "user", WARD_OPT_STRING, "", NULL, 0},
+    {"wardd", "max_threads", WARD_OPT_UINT, "0", NULL, 1024},
+    {"wardd", "max_queue", WARD_OPT_UINT, "100", NULL, 1000000},
+    {"wardd", "max_connections", WARD_OPT_UINT, "1000", NULL, 1000000},
+    {"wardd", "read_timeout", WARD_OPT_DURATION, "120", NULL, 0},
+    {"wardd", "idle_timeout", WARD_OPT_DURATION, "30", NULL, 0},
+    {"wardd", "stream_max_length", WARD_OPT_SIZE, "100M", NULL, 0},
+    {"wardd", "self_check", WARD_OPT_DURATION, "600", NULL, 0},
+    {"wardd", "log_level", WARD_OPT_LOGLEVEL, NULL, NULL, 0},
+    {"wardd", "log_file", WARD_OPT_PATH, NULL, NULL, 0},
+    {"wardd", "syslog", WARD_OPT_BOOL, NULL, NULL, 0},
+    {"wardd", "max_filesize", WARD_OPT_SIZE, NULL, NULL, 0},
+    {"wardd", "max_scansize", WARD_OPT_SIZE, NULL, NULL, 0},
+    {"wardd", "max_recursion", WARD_OPT_UINT, NULL, NULL, 64},
+    {"wardd", "max_files", WARD_OPT_UINT, NULL, NULL, 0},
+    {"wardd", "max_scantime", WARD_OPT_MSEC, NULL, NULL, 0},
+    {"wardd", "max_ratio", WARD_OPT_UINT, NULL, NULL, 0},
+    {"wardd", "cache_size", WARD_OPT_UINT, NULL, NULL, 0},
     /* [scan]: the on-demand scanner, ward scan */
     {"scan", "threads", WARD_OPT_UINT, "0", NULL, 1024},
     {"scan", "all_matches", WARD_OPT_BOOL, "no", NULL, 0},
@@ -145,6 +170,29 @@ bool ward_opt_parse(const struct ward_opt *opt, const char *value, uint64_t *num
         regfree(&re);
         return true;
     }
+    case WARD_OPT_MODE: {
+        char *end;
+        unsigned long m = strtoul(value, &end, 8);
+        if (!*value || *end || m > 07777) {
+            *why = "must be an octal file mode such as 0660";
+            return false;
+        }
+        v = m;
+        break;
+    }
+    case WARD_OPT_HOSTPORT: {
+        const char *colon = strrchr(value, ':');
+        uint64_t port;
+        if (!*value)
+            return true; /* off */
+        if (!colon || colon == value || !ward_parse_u64(colon + 1, &port) || port == 0 ||
+            port > 65535) {
+            *why = "must be ADDRESS:PORT, such as 127.0.0.1:3310";
+            return false;
+        }
+        v = port;
+        break;
+    }
     case WARD_OPT_LOGLEVEL: {
         enum ward_log_level l;
         if (!ward_log_level_parse(value, &l)) {
@@ -212,8 +260,9 @@ const char *ward_opt_str(const ward_conf *conf, const char *const *sections, con
             if (e)
                 return e->value;
         }
-        if (!def)
-            def = ward_option_find(*s, key);
+        const struct ward_opt *o = ward_option_find(*s, key);
+        if (!def || (!def->def && o && o->def))
+            def = o ? o : def;
     }
     return def ? def->def : NULL;
 }

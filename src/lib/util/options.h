@@ -28,6 +28,8 @@ enum ward_opt_type {
     WARD_OPT_ENUM,
     WARD_OPT_REGEX,
     WARD_OPT_LOGLEVEL,
+    WARD_OPT_MODE,     /* octal file mode */
+    WARD_OPT_HOSTPORT, /* ADDRESS:PORT, or empty for off */
 };
 
 struct ward_opt {

@@ -1,0 +1,280 @@
+/*
+ * dbstate.c - the database wardd scans with, and reloading it without a pause.
+ *
+ * A reload loads and compiles the new database in a thread of its own while
+ * every request keeps being served with the current one; the new database
+ * then replaces the old with one pointer swap under a lock. Scans in flight
+ * hold a reference to the old database and finish on it; it is freed when
+ * the last of them lets go. A database that fails to load changes nothing
+ * and is logged.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/dsig.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "wardd.h"
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    ward_db *db;
+    uint64_t generation;
+    /* reload settings, copied from the configuration */
+    char dir[PATH_MAX], cache_dir[PATH_MAX];
+    char *keys[4];
+    /* the reload thread */
+    pthread_t thread;
+    bool thread_started, pending, stopping;
+    char why[128];
+    /* self-check */
+    unsigned self_check;
+    time_t last_check;
+    uint8_t dir_digest[32];
+    ward_vcache *cache;
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+ward_vcache *wardd_cache(void)
+{
+    return S.cache;
+}
+
+ward_db *wardd_db_acquire(uint64_t *generation)
+{
+    pthread_mutex_lock(&S.lock);
+    ward_db *db = S.db;
+    if (db)
+        ward_db_ref(db);
+    if (generation)
+        *generation = S.generation;
+    pthread_mutex_unlock(&S.lock);
+    return db;
+}
+
+uint64_t wardd_db_generation(void)
+{
+    return __atomic_load_n(&S.generation, __ATOMIC_ACQUIRE);
+}
+
+void wardd_db_version(char *out, size_t cap)
+{
+    ward_db *db = wardd_db_acquire(NULL);
+    if (!db) {
+        snprintf(out, cap, "0/unknown");
+        return;
+    }
+    const struct ward_db_stats *st = ward_db_stats(db);
+    char when[64] = "";
+    struct tm tm;
+    time_t t = st->build_time;
+    /* clamd's format: "Tue Nov 25 10:08:42 2026" */
+    if (localtime_r(&t, &tm))
+        strftime(when, sizeof when, "%a %b %e %H:%M:%S %Y", &tm);
+    snprintf(out, cap, "%u/%s", st->version, when);
+    ward_db_unref(db);
+}
+
+/*
+ * A digest of the database directory's listing (names, sizes, mtimes), so
+ * that a changed file is noticed without reading it.
+ */
+static bool dir_digest(const char *dir, uint8_t out[32])
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    /* Sum of per-entry digests: independent of readdir order. */
+    uint8_t acc[32] = {0};
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX * 2];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) != 0)
+            continue;
+        char line[PATH_MAX + 128];
+        int n = snprintf(line, sizeof line, "%s|%lld|%lld.%09ld", de->d_name,
+                         (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                         st.st_mtim.tv_nsec);
+        uint8_t dg[32];
+        if (ward_sha256(line, (size_t)n, dg))
+            continue;
+        for (int i = 0; i < 32; i++)
+            acc[i] = (uint8_t)(acc[i] + dg[i]);
+    }
+    closedir(d);
+    memcpy(out, acc, 32);
+    return true;
+}
+
+/* Load with the settings of the moment (copied under the lock: SIGHUP may change them). */
+static ward_db *load(struct ward_diag *d)
+{
+    char dir[PATH_MAX], cache[PATH_MAX];
+    char *keys[4] = {NULL, NULL, NULL, NULL};
+    pthread_mutex_lock(&S.lock);
+    memcpy(dir, S.dir, sizeof dir);
+    memcpy(cache, S.cache_dir, sizeof cache);
+    for (int i = 0; i < 4; i++)
+        keys[i] = S.keys[i] ? strdup(S.keys[i]) : NULL;
+    pthread_mutex_unlock(&S.lock);
+    const char *paths[] = {dir};
+    struct ward_db_opts o = {0};
+    o.cache_dir = cache[0] ? cache : NULL;
+    o.keys.cvd_n = keys[0];
+    o.keys.cvd_e = keys[1];
+    o.keys.info_n = keys[2];
+    o.keys.info_e = keys[3];
+    ward_db *db = NULL;
+    ward_err e = ward_db_load(paths, 1, &o, &db, d);
+    for (int i = 0; i < 4; i++)
+        free(keys[i]);
+    return e ? NULL : db;
+}
+
+static void install(ward_db *db)
+{
+    pthread_mutex_lock(&S.lock);
+    ward_db *old = S.db;
+    S.db = db;
+    __atomic_add_fetch(&S.generation, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&S.lock);
+    /* Old verdicts are keyed by the old database digest: drop them now. */
+    if (S.cache)
+        ward_vcache_clear(S.cache);
+    if (old)
+        ward_db_unref(old);
+}
+
+static void log_loaded(const ward_db *db, const char *what)
+{
+    const struct ward_db_stats *st = ward_db_stats(db);
+    uint64_t n = 0;
+    for (int k = 0; k < WARD_KIND_COUNT; k++)
+        n += st->kind[k].loaded;
+    ward_log(WARD_LOG_NOTICE, "%s: %llu signatures, version %u, load %.3f s, compile %.3f s%s",
+             what, (unsigned long long)n, st->version, st->load_seconds, st->compile_seconds,
+             st->compile_cached ? " (cached)" : "");
+}
+
+static void *reload_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&S.lock);
+    for (;;) {
+        while (!S.pending && !S.stopping)
+            pthread_cond_wait(&S.wake, &S.lock);
+        if (S.stopping)
+            break;
+        S.pending = false;
+        char why[sizeof S.why];
+        memcpy(why, S.why, sizeof why);
+        pthread_mutex_unlock(&S.lock);
+
+        ward_log(WARD_LOG_NOTICE, "reloading the database (%s)", why);
+        uint8_t digest[32];
+        bool have_digest = dir_digest(S.dir, digest);
+        struct ward_diag d;
+        ward_db *db = load(&d);
+        if (db) {
+            log_loaded(db, "database reloaded");
+            install(db);
+            if (have_digest)
+                memcpy(S.dir_digest, digest, 32);
+        } else {
+            ward_log(WARD_LOG_ERROR, "reload failed, keeping the current database: %s",
+                     d.msg);
+            /* Do not retry the same broken files every self-check. */
+            if (have_digest)
+                memcpy(S.dir_digest, digest, 32);
+        }
+        pthread_mutex_lock(&S.lock);
+    }
+    pthread_mutex_unlock(&S.lock);
+    return NULL;
+}
+
+void wardd_db_configure(const struct wardd_cfg *cfg)
+{
+    pthread_mutex_lock(&S.lock);
+    snprintf(S.dir, sizeof S.dir, "%s", cfg->database_dir);
+    snprintf(S.cache_dir, sizeof S.cache_dir, "%s", cfg->cache_dir);
+    for (int i = 0; i < 4; i++) {
+        free(S.keys[i]);
+        S.keys[i] = NULL;
+    }
+    const char *pems[2] = {cfg->cvd_key, cfg->info_key};
+    for (int i = 0; i < 2; i++) {
+        struct ward_diag d;
+        if (pems[i][0] && ward_dsig_load_pem(pems[i], &S.keys[2 * i], &S.keys[2 * i + 1], &d))
+            ward_log(WARD_LOG_ERROR, "%s", d.msg);
+    }
+    S.self_check = cfg->self_check;
+    pthread_mutex_unlock(&S.lock);
+}
+
+bool wardd_db_start(const struct wardd_cfg *cfg, struct ward_diag *diag)
+{
+    wardd_db_configure(cfg);
+    if (ward_vcache_new(cfg->cache_size, &S.cache))
+        return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory"), false;
+    dir_digest(S.dir, S.dir_digest);
+    ward_db *db = load(diag);
+    if (!db)
+        return false;
+    log_loaded(db, "database loaded");
+    install(db);
+    S.last_check = time(NULL);
+    if (pthread_create(&S.thread, NULL, reload_main, NULL) != 0)
+        return ward_diag_set(diag, WARD_ERR_INTERNAL, "cannot start the reload thread"), false;
+    S.thread_started = true;
+    return true;
+}
+
+void wardd_db_request_reload(const char *why)
+{
+    pthread_mutex_lock(&S.lock);
+    S.pending = true;
+    snprintf(S.why, sizeof S.why, "%s", why);
+    pthread_cond_signal(&S.wake);
+    pthread_mutex_unlock(&S.lock);
+}
+
+void wardd_db_tick(void)
+{
+    time_t now = time(NULL);
+    if (!S.self_check || now - S.last_check < (time_t)S.self_check)
+        return;
+    S.last_check = now;
+    uint8_t digest[32];
+    if (dir_digest(S.dir, digest) && memcmp(digest, S.dir_digest, 32) != 0)
+        wardd_db_request_reload("database directory changed");
+}
+
+void wardd_db_stop(void)
+{
+    if (S.thread_started) {
+        pthread_mutex_lock(&S.lock);
+        S.stopping = true;
+        pthread_cond_signal(&S.wake);
+        pthread_mutex_unlock(&S.lock);
+        pthread_join(S.thread, NULL);
+        S.thread_started = false;
+    }
+    install(NULL);
+    ward_vcache_free(S.cache);
+    S.cache = NULL;
+    for (int i = 0; i < 4; i++) {
+        free(S.keys[i]);
+        S.keys[i] = NULL;
+    }
+}
