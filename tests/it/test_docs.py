@@ -23,7 +23,7 @@ def test_every_option_in_default_config_with_a_comment():
         m = re.match(r"\[(\w+)\]", line)
         if m:
             section = m.group(1)
-        m = re.match(r"#?(\w+) = ", line)
+        m = re.match(r"#?(\w+) =( |$)", line)
         if m and section:
             seen[(section, m.group(1))] = i
     for section, key in table_options():
