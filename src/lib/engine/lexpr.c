@@ -20,7 +20,6 @@ void ward_lexpr_pool_free(struct lexpr_pool *pool)
 struct lx_parser {
     struct lexpr_pool *pool;
     const char *s;
-    size_t len, pos;
     unsigned max_ids, max_id, depth;
     const char *why;
 };
@@ -43,18 +42,24 @@ static int64_t new_lnode(struct lx_parser *ps)
     return pool->n++;
 }
 
-static bool read_num(struct lx_parser *ps, uint32_t *v)
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* A decimal number at s[*pos], below `end`. */
+static bool read_num(struct lx_parser *ps, size_t *pos, size_t end, uint32_t *v)
 {
     uint64_t x = 0;
-    size_t start = ps->pos;
-    while (ps->pos < ps->len && ps->s[ps->pos] >= '0' && ps->s[ps->pos] <= '9') {
-        x = x * 10 + (uint64_t)(ps->s[ps->pos++] - '0');
+    size_t start = *pos;
+    while (*pos < end && is_digit(ps->s[*pos])) {
+        x = x * 10 + (uint64_t)(ps->s[(*pos)++] - '0');
         if (x > UINT32_MAX) {
             ps->why = "number too large in logical expression";
             return false;
         }
     }
-    if (ps->pos == start) {
+    if (*pos == start) {
         ps->why = "number expected in logical expression";
         return false;
     }
@@ -62,29 +67,115 @@ static bool read_num(struct lx_parser *ps, uint32_t *v)
     return true;
 }
 
-static int64_t parse_expr(struct lx_parser *ps);
-
-static int64_t parse_operand(struct lx_parser *ps)
+/* `op X[,Y]` at s[*pos] (the operator char included), below `end`. */
+static bool read_mod(struct lx_parser *ps, size_t *pos, size_t end, struct lexpr_node *n)
 {
+    char op = ps->s[(*pos)++];
+    uint32_t x, y = 0;
+    if (!read_num(ps, pos, end, &x))
+        return false;
+    if (*pos < end && ps->s[*pos] == ',') {
+        (*pos)++;
+        if (!read_num(ps, pos, end, &y))
+            return false;
+    }
+    n->mod = op == '=' ? LX_EQ : op == '>' ? LX_GT : LX_LT;
+    n->x = x;
+    n->y = y;
+    return true;
+}
+
+static bool is_mod(char c)
+{
+    return c == '=' || c == '>' || c == '<';
+}
+
+/*
+ * Parse s[a..b) the way libclamav's cli_ac_chklsig reads it, because the
+ * grouping it picks is not what the grammar suggests:
+ *   - an operator outside any parentheses splits the expression at the
+ *     FIRST such operator; the right side is read again the same way
+ *     (`0&1|2` is `0&(1|2)`);
+ *   - with none, an expression that is one parenthesized block (with an
+ *     optional count after it) splits at the LAST operator directly inside
+ *     the block (`(0&1|2)` is `((0&1)|2)`, the left part then read again);
+ *   - a block without an operator directly inside loses its first and last
+ *     characters (`((0|1))` is `(0|1)`; `(0)>1` is malformed, as in ClamAV).
+ * Junk that libclamav happens to skip (trailing characters, a second
+ * count) is rejected here.
+ */
+static int64_t parse_range(struct lx_parser *ps, size_t a, size_t b)
+{
+    const char *s = ps->s;
+    if (++ps->depth > WARD_SIG_MAX_EXPR_DEPTH * 4) {
+        ps->why = "logical expression nested too deeply";
+        return -1;
+    }
+    if (a >= b) {
+        ps->why = "empty operand in logical expression";
+        return -1;
+    }
+    unsigned pth = 0;
+    size_t op_at = 0, op1_at = 0, blk_end = 0, mod_at = 0;
+    bool op = false, op1 = false, blk_mod = false;
+    for (size_t i = a; i < b; i++) {
+        char c = s[i];
+        if (c == '(') {
+            pth++;
+        } else if (c == ')') {
+            if (!pth) {
+                ps->why = "unbalanced ')' in logical expression";
+                return -1;
+            }
+            pth--;
+        } else if (c == '&' || c == '|') {
+            if (!pth) {
+                op = true;
+                op_at = i;
+                break;
+            }
+            if (pth == 1) {
+                op1 = true; /* the last one inside the block wins */
+                op1_at = i;
+            }
+        } else if (!is_digit(c) && !is_mod(c) && c != ',') {
+            ps->why = "unexpected character in logical expression";
+            return -1;
+        }
+        if (op1 && !pth) {
+            /* a block closed: a count may follow; then the end or an operator */
+            blk_end = i;
+            if (i + 1 < b && is_mod(s[i + 1])) {
+                blk_mod = true;
+                mod_at = i + 1;
+                for (i += 2; i < b && (is_digit(s[i]) || s[i] == ','); i++)
+                    ;
+                i--;
+            }
+            if (i + 1 == b)
+                break;
+            if (s[i + 1] != '&' && s[i + 1] != '|') {
+                ps->why = "unexpected character after ')' in logical expression";
+                return -1;
+            }
+            blk_mod = false;
+        }
+    }
+    if (pth) {
+        ps->why = "missing ')' in logical expression";
+        return -1;
+    }
+
     int64_t id;
-    if (ps->pos < ps->len && ps->s[ps->pos] == '(') {
-        if (++ps->depth > WARD_SIG_MAX_EXPR_DEPTH) {
-            ps->why = "logical expression nested too deeply";
-            return -1;
+    if (!op && !op1) {
+        if (s[a] == '(') {
+            id = parse_range(ps, a + 1, b - 1);
+            ps->depth--;
+            return id;
         }
-        ps->pos++;
-        id = parse_expr(ps);
-        if (id < 0)
-            return -1;
-        if (ps->pos >= ps->len || ps->s[ps->pos] != ')') {
-            ps->why = "missing ')' in logical expression";
-            return -1;
-        }
-        ps->pos++;
-        ps->depth--;
-    } else {
+        size_t pos = a;
         uint32_t v;
-        if (!read_num(ps, &v))
+        if (!read_num(ps, &pos, b, &v))
             return -1;
         if (v >= ps->max_ids) {
             ps->why = "subsignature index out of range";
@@ -93,71 +184,59 @@ static int64_t parse_operand(struct lx_parser *ps)
         id = new_lnode(ps);
         if (id < 0)
             return -1;
-        ps->pool->nodes[id].type = LX_LEAF;
-        ps->pool->nodes[id].id = (uint16_t)v;
+        struct lexpr_node *n = &ps->pool->nodes[id];
+        n->type = LX_LEAF;
+        n->id = (uint16_t)v;
         if (v > ps->max_id || ps->max_id == UINT32_MAX)
             ps->max_id = v;
-    }
-    if (ps->pos < ps->len && (ps->s[ps->pos] == '=' || ps->s[ps->pos] == '>' ||
-                              ps->s[ps->pos] == '<')) {
-        char op = ps->s[ps->pos++];
-        uint32_t x, y = 0;
-        if (!read_num(ps, &x))
+        if (pos < b && is_mod(s[pos]) && !read_mod(ps, &pos, b, n))
             return -1;
-        if (ps->pos < ps->len && ps->s[ps->pos] == ',') {
-            ps->pos++;
-            if (!read_num(ps, &y))
-                return -1;
-        }
-        struct lexpr_node *n = &ps->pool->nodes[id];
-        if (n->mod != LX_NONE) {
-            ps->why = "two count operators on one operand";
+        if (pos != b) {
+            ps->why = "unexpected character in logical expression";
             return -1;
         }
-        n->mod = op == '=' ? LX_EQ : op == '>' ? LX_GT : LX_LT;
-        n->x = x;
-        n->y = y;
-    }
-    return id;
-}
-
-static int64_t parse_expr(struct lx_parser *ps)
-{
-    int64_t left = parse_operand(ps);
-    if (left < 0)
-        return -1;
-    if (ps->pos < ps->len && (ps->s[ps->pos] == '&' || ps->s[ps->pos] == '|')) {
-        char op = ps->s[ps->pos++];
-        if (++ps->depth > WARD_SIG_MAX_EXPR_DEPTH * 4) {
-            ps->why = "logical expression too long";
-            return -1;
-        }
-        int64_t right = parse_expr(ps);
         ps->depth--;
-        if (right < 0)
-            return -1;
-        int64_t id = new_lnode(ps);
-        if (id < 0)
-            return -1;
-        struct lexpr_node *n = &ps->pool->nodes[id];
-        n->type = op == '&' ? LX_AND : LX_OR;
-        n->left = (uint32_t)left;
-        n->right = (uint32_t)right;
         return id;
     }
-    return left;
+
+    size_t l_start = a, r_end = b;
+    if (!op) {
+        op_at = op1_at;
+        l_start = a + 1;
+        r_end = blk_end;
+    }
+    int64_t left = parse_range(ps, l_start, op_at);
+    if (left < 0)
+        return -1;
+    int64_t right = parse_range(ps, op_at + 1, r_end);
+    if (right < 0)
+        return -1;
+    id = new_lnode(ps);
+    if (id < 0)
+        return -1;
+    struct lexpr_node *n = &ps->pool->nodes[id];
+    n->type = s[op_at] == '&' ? LX_AND : LX_OR;
+    n->left = (uint32_t)left;
+    n->right = (uint32_t)right;
+    if (blk_mod) {
+        size_t pos = mod_at;
+        if (!read_mod(ps, &pos, b, n))
+            return -1;
+        if (pos != b) {
+            ps->why = "unexpected character in logical expression";
+            return -1;
+        }
+    }
+    ps->depth--;
+    return id;
 }
 
 ward_err ward_lexpr_parse(struct lexpr_pool *pool, const char *s, size_t len, unsigned max_ids,
                           uint32_t *root, unsigned *max_id, const char **why)
 {
-    struct lx_parser ps = {pool, s, len, 0, max_ids, UINT32_MAX, 0, NULL};
+    struct lx_parser ps = {pool, s, max_ids, UINT32_MAX, 0, NULL};
     uint32_t mark = pool->n;
-    int64_t r = parse_expr(&ps);
-    if (r >= 0 && ps.pos != len) {
-        ps.why = "unexpected character in logical expression";
-        r = -1;
-    }
+    int64_t r = parse_range(&ps, 0, len);
     if (r < 0) {
         pool->n = mark;
         *why = ps.why ? ps.why : "malformed logical expression";
@@ -194,7 +273,9 @@ static struct lx_val eval(const struct lexpr_pool *pool, uint32_t i, const uint3
         v.ok = compare(n->mod, c, n->x);
         if (v.ok) {
             v.count = c;
-            v.ids = c ? 1ull << (n->id & 63) : 0;
+            /* ClamAV marks the id whenever the operand is true, so `0<1`
+               counts as a distinct subsignature for an enclosing `,Y`. */
+            v.ids = 1ull << (n->id & 63);
         }
         return v;
     }

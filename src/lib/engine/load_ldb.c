@@ -274,6 +274,30 @@ static enum sub_result add_body_sub(struct load_ctx *lc, char *s, uint8_t target
     return SUB_OK;
 }
 
+/*
+ * Split a line at ';' as libclamav does: from the fourth field on, a '/' not
+ * preceded by a backslash opens or closes a PCRE, and a ';' inside a PCRE
+ * belongs to it (`0/a;b/` is one subsignature). Same contract as
+ * ward_str_split: the last field keeps the rest of the line.
+ */
+static size_t split_ldb(char *s, char **fields, size_t max)
+{
+    size_t n = 0;
+    bool in_pcre = false;
+    if (max == 0)
+        return 0;
+    fields[n++] = s;
+    for (char *p = s; *p && n < max; p++) {
+        if (*p == ';' && !in_pcre) {
+            *p = 0;
+            fields[n++] = p + 1;
+        } else if (*p == '/' && n > 3 && (p == s || p[-1] != '\\')) {
+            in_pcre = !in_pcre;
+        }
+    }
+    return n;
+}
+
 ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
 {
     struct line_iter it;
@@ -296,7 +320,7 @@ ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
         if (copy_len)
             memcpy(copy, line, n + 1);
         char *f[3 + WARD_SIG_MAX_SUBSIGS + 1];
-        size_t nf = ward_str_split(line, ';', f, sizeof f / sizeof *f);
+        size_t nf = split_ldb(line, f, sizeof f / sizeof *f);
         const char *why = NULL;
         if (nf < 4) {
             why = "expected Name;TargetDescription;Logic;Subsig0[;Subsig1...]";

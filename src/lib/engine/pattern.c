@@ -11,6 +11,15 @@
 enum node_kind { N_BYTE, N_CLASS, N_GAP, N_ALT, N_SPEC };
 enum spec_kind { SP_B, SP_L, SP_W };
 
+/*
+ * libclamav splits a signature at `*` and `{}` ranges and reads each part on
+ * its own, so (B), (L) and (W) at the start (not negated) or at the end of a
+ * PART are zero-width tests of the byte outside the part, exactly as at the
+ * ends of the whole signature: `aa{-5}(W)bbcc` is up to 5 bytes, then bbcc
+ * with a non-alphanumeric byte before it (the gap's last byte).
+ */
+enum { PART_LEFT = 1, PART_RIGHT = 2 };
+
 /* ClamAV's boundary table: which bytes count as a word boundary for (B). */
 #define BND_LEFT 1u  /* may precede a match: value 1 or 3 */
 #define BND_RIGHT 2u /* may follow a match: value 2 or 3 */
@@ -21,6 +30,9 @@ struct node {
     uint8_t spec;
     uint8_t byte;
     uint8_t split; /* a gap that splits the signature into parts */
+    uint8_t edge;  /* N_SPEC at a part's edge: PART_LEFT or PART_RIGHT */
+    uint8_t nibble; /* N_CLASS from `a?` or `?a`: ::i does not fold its case */
+    uint8_t brace;  /* N_GAP written with {} */
     uint32_t min, max;
     uint32_t cls;             /* N_CLASS: index into classes */
     uint32_t alt_first, alt_n; /* N_ALT: sequences alts[alt_first..+alt_n] */
@@ -184,6 +196,7 @@ static int parse_brace(struct parser *ps)
         return -1;
     struct node *n = &ps->p->nodes[id];
     n->split = 1;
+    n->brace = 1;
     if (!dash) {
         n->min = n->max = lo;
         if (lo > 0 && lo < 128)
@@ -260,6 +273,7 @@ static int parse_unit(struct parser *ps)
     if (c < 0)
         return -1;
     ps->p->nodes[id].cls = (uint32_t)c;
+    ps->p->nodes[id].nibble = 1;
     for (unsigned v = 0; v < 256; v++)
         if ((ha < 0 || (v >> 4) == (unsigned)ha) && (hb < 0 || (v & 15) == (unsigned)hb))
             cls_set(ps->p->classes[c], v);
@@ -330,6 +344,9 @@ static int parse_group(struct parser *ps, bool neg)
             single = false;
         if (!seq_all_bytes(p, &alts[i]) || alts[i].n != alts[0].n)
             fixed = false;
+        /* With ::i, `(4?|62)` is 4? exactly or b in either case: keep apart. */
+        if ((p->mods & WARD_PAT_NOCASE) && !neg && first->kind == N_CLASS && first->nibble)
+            single = false;
     }
     if (single) {
         /* One byte from a set: fold into a class (negated: its complement). */
@@ -445,6 +462,8 @@ static void node_lengths(const ward_pattern *p, const struct node *n, uint64_t *
         *mx = n->max == WARD_PAT_INF ? UINT64_MAX : n->max;
         return;
     case N_SPEC:
+        if (n->edge)
+            return; /* zero-width */
         *mn = 1;
         *mx = (n->spec == SP_L && !n->neg) ? 2 : 1;
         return;
@@ -508,6 +527,67 @@ static const char *check_static_runs(const ward_pattern *p)
     return NULL;
 }
 
+static bool is_split_gap(const ward_pattern *p, const struct seq *s, uint32_t i)
+{
+    const struct node *n = &p->nodes[p->items[s->first + i]];
+    return n->kind == N_GAP && n->split;
+}
+
+/*
+ * libclamav rewrites `[n-m]` as `{n-m}` for ::f and ::w (one byte becomes two
+ * in the wide form, so the single-byte anchor is gone): the range is then an
+ * ordinary gap, one that splits the signature unless it is a short `{n}`.
+ */
+static void brackets_to_braces(ward_pattern *p)
+{
+    for (uint32_t i = 0; i < p->n_nodes; i++) {
+        struct node *n = &p->nodes[i];
+        if (n->kind != N_GAP || !n->neg)
+            continue;
+        n->neg = 0;
+        n->brace = 1;
+        n->split = !(n->min == n->max && n->min > 0 && n->min < 128);
+        if (n->max == 0)
+            n->max = WARD_PAT_INF;
+    }
+}
+
+/*
+ * libclamav rewrites a short `{n}` as n `??` only while no other kind of
+ * `{}` came before it in the signature: from the first `{n-m}`, `{-n}`,
+ * `{n-}` or `{0}` on, every `{}` splits the signature into parts, short
+ * `{n}` included (`aa{1-2}bb{2}cc` has three parts). Nodes are numbered in
+ * the order of the text.
+ */
+static void split_later_braces(ward_pattern *p)
+{
+    bool splitting = false;
+    for (uint32_t i = 0; i < p->n_nodes; i++) {
+        struct node *n = &p->nodes[i];
+        if (n->kind != N_GAP || !n->brace)
+            continue;
+        if (n->split)
+            splitting = true;
+        else if (splitting)
+            n->split = 1;
+    }
+}
+
+/* Mark the specials next to a splitting gap as part edges (see PART_LEFT). */
+static void mark_part_edges(ward_pattern *p)
+{
+    const struct seq *b = &p->body;
+    for (uint32_t i = 0; i < b->n; i++) {
+        struct node *n = &p->nodes[p->items[b->first + i]];
+        if (n->kind != N_SPEC)
+            continue;
+        if (i + 1 < b->n && is_split_gap(p, b, i + 1))
+            n->edge = PART_RIGHT; /* libclamav tests the end first */
+        else if (i > 0 && is_split_gap(p, b, i - 1) && !n->neg)
+            n->edge = PART_LEFT;
+    }
+}
+
 /* ---- public: parse ----------------------------------------------------- */
 
 ward_err ward_pattern_parse(const char *hex, size_t len, unsigned mods, ward_pattern **out,
@@ -527,7 +607,19 @@ ward_err ward_pattern_parse(const char *hex, size_t len, unsigned mods, ward_pat
     else if (!ps.err && ps.pos != len)
         ps.err = "unbalanced ')'";
 
-    if (!ps.err) {
+    if (!ps.err && (mods & (WARD_PAT_FULLWORD | WARD_PAT_WIDE)))
+        brackets_to_braces(p);
+    if (!ps.err)
+        split_later_braces(p);
+    if (!ps.err && (mods & WARD_PAT_FULLWORD)) {
+        /*
+         * libclamav implements ::f by writing "(W)" before and after the
+         * signature, so a special already at either end is now inside it
+         * (it takes a byte) and the edges are word tests.
+         */
+        p->left_spec = p->right_spec = SP_W;
+        p->right_neg = false;
+    } else if (!ps.err) {
         /* Edge tests: a special as the first item (not negated) or the last item. */
         struct seq *b = &p->body;
         if (b->n > 1) {
@@ -558,14 +650,10 @@ ward_err ward_pattern_parse(const char *hex, size_t len, unsigned mods, ward_pat
                 b->n -= 2;
             }
         }
-        if ((mods & WARD_PAT_FULLWORD)) {
-            if (p->left_spec < 0 && p->left_anchor < 0)
-                p->left_spec = SP_W;
-            if (p->right_spec < 0) {
-                p->right_spec = SP_W;
-                p->right_neg = false;
-            }
-        }
+    }
+    if (!ps.err) {
+        struct seq *b = &p->body;
+        mark_part_edges(p);
         uint64_t mn, mx;
         seq_lengths(p, b, &mn, &mx);
         if (b->n == 0 || mn + (p->left_anchor >= 0) < 2)
@@ -707,6 +795,15 @@ static void put_repeat(struct emitter *e, uint32_t lo, uint32_t hi)
     put(e, s);
 }
 
+/* lo..hi arbitrary bytes; nothing for none (Vectorscan refuses `.{0}`). */
+static void put_gap(struct emitter *e, uint32_t lo, uint32_t hi)
+{
+    if (lo == 0 && hi == 0)
+        return;
+    put(e, ".");
+    put_repeat(e, lo, hi);
+}
+
 /* The bytes (B) accepts at the left edge, right edge or in the middle. */
 static void boundary_class(unsigned where, uint8_t *set)
 {
@@ -819,17 +916,23 @@ static void emit_node(struct emitter *e, const struct node *n)
             put(e, "\\x00");
         return;
     case N_CLASS:
+        /* libclamav compares nibbles without ::i's case folding */
+        if (n->nibble && (p->mods & WARD_PAT_NOCASE))
+            put(e, "(?-i:");
         put_class(e, p->classes[n->cls]);
+        if (n->nibble && (p->mods & WARD_PAT_NOCASE))
+            put(e, ")");
         if (e->wide)
             put(e, "\\x00");
         return;
     case N_GAP:
-        put(e, ".");
-        put_repeat(e, n->min, n->max);
+        put_gap(e, n->min, n->max);
         return;
     case N_SPEC:
         if (n->spec == SP_L) {
-            put(e, n->neg ? "[^\\x0a\\x0d]" : "(?:\\x0a|\\x0d\\x0a)");
+            /* !(L) takes one byte unless it starts a line end; a CR not
+               followed by LF is such a byte (libclamav checks for CRLF). */
+            put(e, n->neg ? "(?:[^\\x0a\\x0d]|\\x0d(?!\\x0a))" : "(?:\\x0a|\\x0d\\x0a)");
             return;
         }
         if (n->spec == SP_B)
@@ -857,10 +960,109 @@ static void emit_node(struct emitter *e, const struct node *n)
     }
 }
 
+static void edge_class(int spec, unsigned side, uint8_t *set);
+
+/* Can a part-edge test be folded into the byte of the gap next to it? */
+static bool edge_foldable(const struct node *n, unsigned side)
+{
+    /* (L) after a part is LF or CRLF: two bytes, so not a single class */
+    return n && n->kind == N_SPEC && n->edge == side && !(side == PART_RIGHT && n->spec == SP_L);
+}
+
+/* The bytes a part-edge test accepts in the byte it tests. */
+static void edge_test_class(const struct node *n, uint8_t *set)
+{
+    edge_class(n->spec, n->edge == PART_LEFT ? BND_LEFT : BND_RIGHT, set);
+    if (n->neg)
+        for (int k = 0; k < 32; k++)
+            set[k] = (uint8_t)~set[k];
+}
+
+static void emit_wide_word_left(struct emitter *e);
+static void emit_wide_word_right(struct emitter *e, bool neg);
+
+/* A part-edge test as a look-around (Vectorscan takes it in prefilter mode only). */
+static void emit_edge_test(struct emitter *e, const struct node *n)
+{
+    uint8_t set[32];
+    if (n->spec == SP_W && e->wide) {
+        /* the UTF-16 reading of (W), as at the ends of a wide signature */
+        bool exact = e->exact;
+        e->exact = true;
+        if (n->edge == PART_LEFT)
+            emit_wide_word_left(e);
+        else
+            emit_wide_word_right(e, n->neg);
+        e->exact = exact;
+        return;
+    }
+    if (n->spec == SP_L && n->edge == PART_RIGHT) {
+        put(e, n->neg ? "(?!\\x0a|\\x0d\\x0a)" : "(?=\\x0a|\\x0d\\x0a)");
+        return;
+    }
+    edge_test_class(n, set);
+    put(e, n->edge == PART_LEFT ? "(?<=" : "(?=");
+    put_class(e, set);
+    put(e, ")");
+}
+
+/*
+ * A splitting gap with the part-edge tests around it folded in where the gap
+ * is long enough: the byte after the left part is the gap's first byte and
+ * the byte before the right part its last, so `X(B){2-5}Y` is
+ * X[right class].{0,3}Y. Tests that do not fold are emitted as look-around.
+ */
+static void emit_split_gap(struct emitter *e, const struct node *r, const struct node *g,
+                           const struct node *l)
+{
+    uint32_t need = (r != NULL) + (l != NULL);
+    uint8_t set[32];
+    if (g->min < need) {
+        if (r)
+            emit_edge_test(e, r);
+        emit_node(e, g);
+        if (l)
+            emit_edge_test(e, l);
+        return;
+    }
+    if (r) {
+        edge_test_class(r, set);
+        put_class(e, set);
+    }
+    put_gap(e, g->min - need, g->max == WARD_PAT_INF ? WARD_PAT_INF : g->max - need);
+    if (l) {
+        edge_test_class(l, set);
+        put_class(e, set);
+    }
+}
+
 static void emit_seq(struct emitter *e, const struct seq *s)
 {
-    for (uint32_t i = 0; i < s->n && !e->err; i++)
-        emit_node(e, &e->p->nodes[e->p->items[s->first + i]]);
+    const ward_pattern *p = e->p;
+    for (uint32_t i = 0; i < s->n && !e->err; i++) {
+        const struct node *n = &p->nodes[p->items[s->first + i]];
+        const struct node *next = i + 1 < s->n ? &p->nodes[p->items[s->first + i + 1]] : NULL;
+        const struct node *after = i + 2 < s->n ? &p->nodes[p->items[s->first + i + 2]] : NULL;
+        /* a wide (W) tests two bytes: it never folds into one */
+        bool fold_n = edge_foldable(n, PART_RIGHT) && !(e->wide && n->spec == SP_W);
+        bool fold_next = edge_foldable(next, PART_LEFT) && !(e->wide && next->spec == SP_W);
+        bool fold_after = edge_foldable(after, PART_LEFT) && !(e->wide && after->spec == SP_W);
+        if (n->kind == N_SPEC && n->edge) {
+            if (fold_n && next && next->kind == N_GAP && next->split) {
+                emit_split_gap(e, n, next, fold_after ? after : NULL);
+                i += fold_after ? 2 : 1;
+            } else {
+                emit_edge_test(e, n);
+            }
+            continue;
+        }
+        if (n->kind == N_GAP && n->split && fold_next) {
+            emit_split_gap(e, NULL, n, next);
+            i++;
+            continue;
+        }
+        emit_node(e, n);
+    }
 }
 
 /* The class an edge test accepts next to the match (left or right side). */
@@ -876,12 +1078,41 @@ static void edge_class(int spec, unsigned side, uint8_t *set)
     }
 }
 
+/*
+ * In a wide (::w) signature libclamav's (W) edge looks at the neighbouring
+ * UTF-16 unit: the edge holds unless that unit is an ASCII letter or digit
+ * followed by 00. Before the match, a start at offset 0 or 1 also passes;
+ * after it, the end of data passes, and a single last byte must not be a
+ * letter or digit.
+ */
+#define WIDE_ALNUM "[0-9A-Za-z]"
+
+static void emit_wide_word_left(struct emitter *e)
+{
+    put(e, e->exact ? "(?<!" WIDE_ALNUM "\\x00)" : "(?:\\A|\\A.|[^0-9A-Za-z].|.[^\\x00])");
+}
+
+static void emit_wide_word_right(struct emitter *e, bool neg)
+{
+    if (neg)
+        put(e, e->exact ? "(?=" WIDE_ALNUM "(?:\\x00|\\z))" : WIDE_ALNUM "(?:\\x00|\\z)");
+    else
+        /* (the consuming scan form has one way to match, or an ldb count
+           made of Vectorscan's end offsets would count one match twice) */
+        put(e, e->exact ? "(?=\\z|[^0-9A-Za-z]|.[^\\x00])"
+                        : "(?:\\z|[^0-9A-Za-z]|" WIDE_ALNUM "[^\\x00])");
+}
+
 static void emit_left_edge(struct emitter *e)
 {
     const ward_pattern *p = e->p;
     uint8_t set[32];
     if (p->left_spec < 0 && p->left_anchor < 0)
         return;
+    if (p->left_spec == SP_W && p->left_anchor < 0 && e->wide) {
+        emit_wide_word_left(e);
+        return;
+    }
     /* What must come before the match: [edge class or file start] [anchor byte + gap]. */
     if (e->exact) {
         if (p->left_anchor >= 0) {
@@ -927,11 +1158,19 @@ static void emit_right_edge(struct emitter *e)
     uint8_t set[32];
     if (p->right_spec < 0)
         return;
+    if (p->right_spec == SP_W && e->wide) {
+        emit_wide_word_right(e, p->right_neg);
+        return;
+    }
+    if (p->right_spec == SP_L && p->right_neg) {
+        /* Not a line end (LF, CRLF, end of data): a lone CR is fine. */
+        put(e, e->exact ? "(?=[^\\x0a\\x0d]|\\x0d(?!\\x0a))"
+                        : "(?:[^\\x0a\\x0d]|\\x0d[^\\x0a]|\\x0d\\z)");
+        return;
+    }
     edge_class(p->right_spec, BND_RIGHT, set);
     if (p->right_neg) {
         /* Not (end of data or an edge byte): some other byte follows. */
-        if (p->right_spec == SP_L)
-            cls_set(set, '\r');
         for (int k = 0; k < 32; k++)
             set[k] = (uint8_t)~set[k];
         put(e, e->exact ? "(?=" : "(?:");
@@ -949,22 +1188,23 @@ static void emit_right_edge(struct emitter *e)
 static ward_err emit(const ward_pattern *p, ward_buf *out, bool exact)
 {
     struct emitter e = {p, out, exact, false, WARD_OK};
-    emit_left_edge(&e);
     unsigned m = p->mods & (WARD_PAT_WIDE | WARD_PAT_ASCII);
-    if (m == (WARD_PAT_WIDE | WARD_PAT_ASCII)) {
+    /* Each form with its own edges: (W) reads differently next to a wide string. */
+    if (m == (WARD_PAT_WIDE | WARD_PAT_ASCII))
         put(&e, "(?:");
-        emit_seq(&e, &p->body);
+    e.wide = m == WARD_PAT_WIDE;
+    emit_left_edge(&e);
+    emit_seq(&e, &p->body);
+    emit_right_edge(&e);
+    if (m == (WARD_PAT_WIDE | WARD_PAT_ASCII)) {
         put(&e, "|");
         e.wide = true;
+        emit_left_edge(&e);
         emit_seq(&e, &p->body);
-        e.wide = false;
+        emit_right_edge(&e);
         put(&e, ")");
-    } else {
-        e.wide = m & WARD_PAT_WIDE;
-        emit_seq(&e, &p->body);
-        e.wide = false;
     }
-    emit_right_edge(&e);
+    e.wide = false;
     return e.err;
 }
 
