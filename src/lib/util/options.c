@@ -89,6 +89,81 @@ static bool section_known(const char *section)
     return false;
 }
 
+/*
+ * glibc's regcomp copies the operand of every repetition (a+ becomes aa*,
+ * a{n} n copies), so nested repetitions grow exponentially: "(((a+)+)+)..."
+ * or "((a{99}){99}){99}" take gigabytes before failing or succeeding. Bound
+ * the number of copies, estimated from the text: a group counts the sum of
+ * its alternatives, a repeated atom or group its size times the repeat.
+ */
+#define REGEX_MAX_COPIES 100000.0
+#define REGEX_MAX_GROUPS 64
+
+static bool regex_size_ok(const char *re)
+{
+    double sum[REGEX_MAX_GROUPS + 1] = {0}, last[REGEX_MAX_GROUPS + 1] = {0};
+    unsigned d = 0;
+    for (const char *p = re; *p; p++) {
+        double factor = 0; /* 0: p starts an atom, else it repeats the last one */
+        if (*p == '(') {
+            if (d == REGEX_MAX_GROUPS)
+                return false;
+            sum[d] += last[d];
+            last[d] = 0;
+            d++;
+            sum[d] = last[d] = 0;
+            continue;
+        } else if (*p == ')' && d > 0) {
+            double group = sum[d] + last[d] + 1;
+            d--;
+            last[d] = group;
+            continue;
+        } else if (*p == '|') {
+            sum[d] += last[d];
+            last[d] = 0;
+            continue;
+        } else if (*p == '+') {
+            factor = 2;
+        } else if (*p == '*' || *p == '?') {
+            factor = 1;
+        } else if (*p == '{') {
+            char *end;
+            unsigned long lo = strtoul(p + 1, &end, 10), hi = lo;
+            if (*end == ',')
+                hi = end[1] == '}' ? lo : strtoul(end + 1, &end, 10);
+            if (end[0] == ',' && end[1] == '}')
+                end++;
+            if (*end == '}') {
+                factor = (double)(hi > lo ? hi : lo) + 1;
+                p = end;
+            }
+        } else if (*p == '\\' && p[1]) {
+            p++;
+        } else if (*p == '[') {
+            /* A bracket expression is one atom: skip to its closing ']'. */
+            const char *q = p + 1;
+            q += *q == '^';
+            q += *q == ']';
+            while (*q && *q != ']') {
+                const char *close = NULL;
+                if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '='))
+                    close = strstr(q + 2, q[1] == ':' ? ":]" : q[1] == '.' ? ".]" : "=]");
+                q = close ? close + 2 : q + 1;
+            }
+            p = *q ? q : q - 1;
+        }
+        if (factor) {
+            last[d] *= factor;
+        } else {
+            sum[d] += last[d];
+            last[d] = 1;
+        }
+        if (sum[d] + last[d] > REGEX_MAX_COPIES)
+            return false;
+    }
+    return true;
+}
+
 bool ward_opt_parse(const struct ward_opt *opt, const char *value, uint64_t *num,
                     const char **why)
 {
@@ -163,6 +238,10 @@ bool ward_opt_parse(const struct ward_opt *opt, const char *value, uint64_t *num
     }
     case WARD_OPT_REGEX: {
         regex_t re;
+        if (!regex_size_ok(value)) {
+            *why = "is a regular expression too large to compile (nested repetitions)";
+            return false;
+        }
         if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0) {
             *why = "is not a valid POSIX extended regular expression";
             return false;
