@@ -124,8 +124,8 @@ static inline bool fuzz_on_finding(void *ctx, const struct ward_finding *f)
     if (getenv("WARD_FUZZ_VERBOSE")) { /* to see what a seed reaches */
         for (unsigned i = 0; i < f->depth; i++)
             fprintf(stderr, "%s%s", i ? "/" : "", f->path[i]);
-        fprintf(stderr, ": %s %s %s\n", ward_verdict_name(f->verdict),
-                ward_reason_name(f->reason), f->name ? f->name : "");
+        fprintf(stderr, ": %s %s %s\n", ward_verdict_name(f->verdict), ward_reason_name(f->reason),
+                f->name ? f->name : "");
     }
     return true;
 }
