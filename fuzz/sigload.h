@@ -117,29 +117,54 @@ static inline bool fuzz_big_repeat(const char *re, unsigned long max);
  */
 static inline void fuzz_check_pats(const ward_db *db)
 {
+    ward_buf scan, exact, part;
+    ward_buf_init(&scan, 1u << 24);
+    ward_buf_init(&exact, 1u << 24);
+    ward_buf_init(&part, 1u << 24);
     for (uint32_t i = 0; i < db->n_pats; i++) {
         const struct body_pat *bp = &db->pats[i];
         long nest;
-        if (!bp->scan_re || !bp->exact_re || fuzz_nesting(bp->scan_re) < 0 ||
-            (nest = fuzz_nesting(bp->exact_re)) < 0)
+        ward_buf_reset(&scan);
+        ward_buf_reset(&exact);
+        /* the forms are written from the source the loader kept */
+        if (ward_db_emit_forms(db, i, &scan, &exact) != WARD_OK)
             abort();
+        const char *scan_re = ward_buf_str(&scan), *exact_re = ward_buf_str(&exact);
+        if (fuzz_nesting(scan_re) < 0 || (nest = fuzz_nesting(exact_re)) < 0)
+            abort();
+        /* and so are the parts of a split signature */
+        ward_pattern *p;
+        if (ward_pattern_parse(bp->src, strlen(bp->src), bp->mods, &p, NULL) != WARD_OK)
+            abort();
+        unsigned parts = ward_pattern_part_count(p);
+        for (unsigned k = 0; parts > 1 && k < parts; k++) {
+            struct ward_pattern_part info;
+            ward_buf_reset(&part);
+            if (ward_pattern_emit_part(p, k, &part, &info) != WARD_OK ||
+                fuzz_nesting(ward_buf_str(&part)) < 0)
+                abort();
+        }
+        ward_pattern_free(p);
         if (!(bp->flags & BP_VERIFY) || (bp->flags & BP_NEVER) ||
-            fuzz_big_repeat(bp->exact_re, 65535) || nest > 250 || strstr(bp->exact_re, "[]"))
+            fuzz_big_repeat(exact_re, 65535) || nest > 250 || strstr(exact_re, "[]"))
             continue;
         int err;
         PCRE2_SIZE off;
         uint32_t o = PCRE2_DOTALL | ((bp->flags & BP_NOCASE) ? PCRE2_CASELESS : 0);
         pcre2_code *c =
-            pcre2_compile((PCRE2_SPTR)bp->exact_re, PCRE2_ZERO_TERMINATED, o, &err, &off, NULL);
+            pcre2_compile((PCRE2_SPTR)exact_re, PCRE2_ZERO_TERMINATED, o, &err, &off, NULL);
         if (!c) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(err, msg, sizeof msg);
             fprintf(stderr, "exact form does not compile at %zu: %s\n%.300s\n", (size_t)off,
-                    (const char *)msg, bp->exact_re);
+                    (const char *)msg, exact_re);
             abort();
         }
         pcre2_code_free(c);
     }
+    ward_buf_free(&scan);
+    ward_buf_free(&exact);
+    ward_buf_free(&part);
 }
 
 /* FNV-1a, to pick a deterministic share of the inputs for the slow path. */
@@ -172,8 +197,14 @@ static inline bool fuzz_big_repeat(const char *re, unsigned long max)
 static inline void fuzz_compile_and_scan(ward_db *db, const uint8_t *data, size_t size)
 {
     bool ok = db->n_pats + db->n_pcres <= 8 && size <= 2048 && fuzz_hash(data, size) % 8 == 0;
-    for (uint32_t i = 0; ok && i < db->n_pats; i++)
-        ok = !fuzz_big_repeat(db->pats[i].scan_re, 256);
+    ward_buf scan;
+    ward_buf_init(&scan, 1u << 24);
+    for (uint32_t i = 0; ok && i < db->n_pats; i++) {
+        ward_buf_reset(&scan);
+        ok = ward_db_emit_forms(db, i, &scan, NULL) == WARD_OK &&
+             !fuzz_big_repeat(ward_buf_str(&scan), 256);
+    }
+    ward_buf_free(&scan);
     for (uint32_t i = 0; ok && i < db->n_pcres; i++)
         ok = !strpbrk(db->pcres[i].re, "{*+?"); /* no quantifiers: cheap backtracking */
     struct ward_db_opts opts = {0};

@@ -30,8 +30,8 @@ it:
   build_file, LEAD), where Ward gives the right answer;
 - the counts of subsignatures split in parts (gen_body_sub: loose), which
   libclamav counts per completed last part and Ward does not always;
-- logical expressions true with no subsignature matched, a known Ward
-  difference kept as test_ldb_true_with_nothing (xfail).
+- logical expressions true with no subsignature matched are checked on their
+  own in test_ldb_true_with_nothing.
 
 Set WARD_CONFORMANCE_KEEP=DIR to keep the generated databases and files, and
 WARD_CONFORMANCE_SEED=N to try other cases than the fixed ones.
@@ -1312,13 +1312,10 @@ def test_fixed_case(fixed_results, kind, name):
 
 
 # ---------------------------------------------------------------------------
-# known difference: an expression that holds with no subsignature matched
+# an expression that holds with no subsignature matched applies to every object
+# (libclamav evaluates every logical signature for every object, cli_exp_eval)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "libclamav evaluates every logical signature for every object (cli_exp_eval), so "
-    "`0<1` alone detects everything; Ward's matcher (match.c, eval_ldbs) only evaluates "
-    "the signatures a subsignature of which matched"))
 def test_ldb_true_with_nothing(workdir, ward_bin):
     lines = ["Conf.Zero.Lt;Target:0;0<1;616263",
              "Conf.Zero.EqZero;Target:0;0=0|1;616263;646566",

@@ -2,16 +2,25 @@
  * compile.c - compile body patterns into one Vectorscan database per target
  * type, and keep the compiled form in an on-disk cache.
  *
- * The cache key is a SHA-256 over the Vectorscan version, the CPU platform
- * Vectorscan tunes for, and every expression with its id and flags, so a
- * database changes key whenever any of these changes; a second start with the
- * same sources deserializes in milliseconds instead of compiling.
+ * What goes in: a pattern without splitting gaps as one expression (anchored
+ * with \A.{n,m} when its offset allows); a pattern with `*` or `{n-m}` gaps
+ * as its parts, whose order and gaps the matcher checks from the offsets
+ * Vectorscan reports. Bounded repeats are what make Vectorscan databases
+ * large and slow to build; parts keep them out.
  *
- * Patterns Vectorscan rejects are retried in its prefilter mode (an
- * approximation that over-matches; hits are confirmed with PCRE2) and, if
- * that fails too, counted as skipped.
+ * The cache key is a SHA-256 over the source files' digest, this engine's
+ * build (WARD_ENGINE_ID: a digest of the engine's sources), the Vectorscan
+ * version and the CPU platform, so a second start with the same files loads
+ * the compiled form in milliseconds without writing a single regex. The
+ * cache file also holds what compiling decided: each pattern's flags and the
+ * table of parts.
+ *
+ * Patterns Vectorscan rejects are retried whole, then in its prefilter mode
+ * (an approximation whose hits are confirmed with PCRE2), and if that fails
+ * too, counted as uncompiled.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <hs/hs.h>
 #include <stdio.h>
@@ -21,11 +30,66 @@
 #include <unistd.h>
 
 #include "engine/db_int.h"
+#include "engine_id.h"
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/hash.h"
+#include "util/limits.h"
 
-#define CACHE_MAGIC "WARDHS02"
+#define CACHE_MAGIC "WARDHS03"
+
+/* ---- emitting forms ------------------------------------------------------ */
+
+static ward_err parse_pat(const struct body_pat *bp, ward_pattern **out)
+{
+    return ward_pattern_parse(bp->src, strlen(bp->src), bp->mods, out, NULL);
+}
+
+/* The whole pattern's Vectorscan form, anchored where the offset allows. */
+static ward_err emit_whole(struct body_pat *bp, const ward_pattern *p, ward_buf *out)
+{
+    ward_buf scan;
+    ward_buf_init(&scan, WARD_SIG_MAX_REGEX + 256);
+    ward_err e = ward_pattern_emit_scan(p, &scan);
+    struct ward_pattern_info info;
+    ward_pattern_info(p, &info);
+    bp->flags &= (uint8_t)~BP_VERIFY;
+    if (!e && bp->off_kind == WARD_OFF_ABS && !info.has_left_edge &&
+        (uint64_t)bp->off + bp->shift <= 65535) {
+        /* "\A.{off,off+shift}": Vectorscan checks the offset itself */
+        if (bp->off + bp->shift == 0)
+            e = ward_buf_printf(out, "\\A%s", ward_buf_str(&scan));
+        else if (bp->shift == 0)
+            e = ward_buf_printf(out, "\\A.{%u}%s", bp->off, ward_buf_str(&scan));
+        else
+            e = ward_buf_printf(out, "\\A.{%u,%u}%s", bp->off, bp->off + bp->shift,
+                                ward_buf_str(&scan));
+    } else if (!e) {
+        e = ward_buf_append(out, scan.data, scan.len);
+        if (bp->off_kind != WARD_OFF_ANY)
+            bp->flags |= BP_VERIFY;
+    }
+    /* a prefilter only says "maybe" */
+    if (bp->flags & BP_PREFILTER)
+        bp->flags |= BP_VERIFY;
+    ward_buf_free(&scan);
+    return e;
+}
+
+ward_err ward_db_emit_forms(const ward_db *db, uint32_t pat, ward_buf *scan, ward_buf *exact)
+{
+    struct body_pat copy = db->pats[pat];
+    ward_pattern *p;
+    ward_err e = parse_pat(&copy, &p);
+    if (e)
+        return e;
+    if (scan)
+        e = emit_whole(&copy, p, scan);
+    if (!e && exact)
+        e = ward_pattern_emit_exact(p, exact);
+    ward_pattern_free(p);
+    return e;
+}
 
 static unsigned hs_flags_for(const struct body_pat *bp)
 {
@@ -34,80 +98,190 @@ static unsigned hs_flags_for(const struct body_pat *bp)
         f |= HS_FLAG_CASELESS;
     if (bp->flags & BP_PREFILTER)
         f |= HS_FLAG_PREFILTER;
+    else if (bp->flags & BP_SOM)
+        f |= HS_FLAG_SOM_LEFTMOST;
     /* An .ndb signature or a candidate only needs its first hit. */
     if (bp->subsig == WARD_NO_SUBSIG || (bp->flags & BP_VERIFY))
         f |= HS_FLAG_SINGLEMATCH;
     return f;
 }
 
-static bool compiles_alone(const char *re, unsigned flags)
-{
-    hs_database_t *d = NULL;
-    hs_compile_error_t *ce = NULL;
-    hs_error_t r = hs_compile(re, flags, HS_MODE_STREAM, NULL, &d, &ce);
-    hs_free_compile_error(ce);
-    hs_free_database(d);
-    return r == HS_SUCCESS;
-}
-
-static bool expression_ok(const struct body_pat *bp)
+static bool expression_width(const char *re, unsigned flags, uint32_t *mn, uint32_t *mx)
 {
     hs_expr_info_t *info = NULL;
     hs_compile_error_t *ce = NULL;
-    hs_error_t r = hs_expression_info(bp->scan_re, hs_flags_for(bp), &info, &ce);
+    hs_error_t r = hs_expression_info(re, flags, &info, &ce);
     hs_free_compile_error(ce);
-    free(info);
-    return r == HS_SUCCESS;
-}
-
-/*
- * A pattern the set could not take: try it alone in prefilter mode (hits are
- * confirmed with PCRE2); if even that fails, it is left out and counted.
- */
-static void demote(struct body_pat *bp)
-{
-    if (!(bp->flags & BP_PREFILTER)) {
-        bp->flags |= BP_PREFILTER | BP_VERIFY;
-        if (compiles_alone(bp->scan_re, hs_flags_for(bp)))
-            return;
+    if (r != HS_SUCCESS || !info) {
+        free(info);
+        return false;
     }
-    bp->flags |= BP_NEVER | BP_UNCOMPILED;
+    *mn = info->min_width;
+    *mx = info->max_width == UINT_MAX ? WARD_PAT_INF : info->max_width;
+    free(info);
+    return true;
 }
 
-struct target_set {
-    const char **exprs;
+/* ---- the expression set --------------------------------------------------- */
+
+struct expr_set {
+    char **exprs;
     unsigned *flags, *ids;
-    unsigned n;
+    unsigned n, cap;
 };
 
-static ward_err collect(ward_db *db, unsigned target, struct target_set *ts)
+static void set_free(struct expr_set *s)
 {
-    ts->n = 0;
-    ts->exprs = malloc((db->n_pats + 1) * sizeof *ts->exprs);
-    ts->flags = malloc((db->n_pats + 1) * sizeof *ts->flags);
-    ts->ids = malloc((db->n_pats + 1) * sizeof *ts->ids);
-    if (!ts->exprs || !ts->flags || !ts->ids)
-        return WARD_ERR_NOMEM;
-    for (uint32_t i = 0; i < db->n_pats; i++) {
-        const struct body_pat *bp = &db->pats[i];
-        if (bp->target != target || (bp->flags & BP_NEVER))
-            continue;
-        ts->exprs[ts->n] = bp->scan_re;
-        ts->flags[ts->n] = hs_flags_for(bp);
-        ts->ids[ts->n] = i;
-        ts->n++;
+    for (unsigned i = 0; i < s->n; i++)
+        free(s->exprs[i]);
+    free(s->exprs);
+    free(s->flags);
+    free(s->ids);
+    memset(s, 0, sizeof *s);
+}
+
+static ward_err set_add(struct expr_set *s, ward_buf *re, unsigned flags, unsigned id)
+{
+    if (s->n == s->cap) {
+        unsigned cap = s->cap ? s->cap * 2 : 256;
+        char **e = realloc(s->exprs, cap * sizeof *e);
+        unsigned *f = e ? realloc(s->flags, cap * sizeof *f) : NULL;
+        unsigned *d = f ? realloc(s->ids, cap * sizeof *d) : NULL;
+        if (e)
+            s->exprs = e;
+        if (f)
+            s->flags = f;
+        if (!d)
+            return WARD_ERR_NOMEM;
+        s->ids = d;
+        s->cap = cap;
     }
+    if (!re->data && ward_buf_reserve(re, 0))
+        return WARD_ERR_NOMEM;
+    s->exprs[s->n] = (char *)ward_buf_steal(re, NULL);
+    s->flags[s->n] = flags;
+    s->ids[s->n] = id;
+    s->n++;
     return WARD_OK;
 }
 
-static void free_set(struct target_set *ts)
+static ward_err add_part(ward_db *db, const struct body_part *bp)
 {
-    free(ts->exprs);
-    free(ts->flags);
-    free(ts->ids);
+    if (db->n_parts == db->cap_parts) {
+        uint32_t cap = db->cap_parts ? db->cap_parts * 2 : 256;
+        struct body_part *q = realloc(db->parts, cap * sizeof *q);
+        if (!q)
+            return WARD_ERR_NOMEM;
+        db->parts = q;
+        db->cap_parts = cap;
+    }
+    db->parts[db->n_parts++] = *bp;
+    return WARD_OK;
 }
 
-static ward_err cache_key(ward_db *db, uint8_t key[32])
+/*
+ * Add pattern i's expressions: its parts when it has splitting gaps (and its
+ * parts all compile alone), else its whole form.
+ */
+static ward_err add_pattern(ward_db *db, uint32_t i, struct expr_set *set)
+{
+    struct body_pat *bp = &db->pats[i];
+    ward_pattern *p;
+    if (parse_pat(bp, &p)) {
+        bp->flags |= BP_NEVER | BP_UNCOMPILED;
+        return WARD_OK;
+    }
+    ward_err e = WARD_OK;
+    unsigned count = ward_pattern_part_count(p);
+    bp->flags &= (uint8_t)~(BP_SPLIT | BP_SOM);
+    if (count > 1 && !(bp->flags & (BP_WHOLE | BP_PREFILTER))) {
+        uint32_t first = db->n_parts;
+        bool exact = bp->off_kind == WARD_OFF_ANY;
+        unsigned base_flags = HS_FLAG_DOTALL | ((bp->flags & BP_NOCASE) ? HS_FLAG_CASELESS : 0);
+        struct expr_set local = {0};
+        for (unsigned k = 0; k < count && !e; k++) {
+            ward_buf re;
+            ward_buf_init(&re, WARD_SIG_MAX_REGEX + 256);
+            struct ward_pattern_part info;
+            struct body_part part = {i, (uint16_t)k, 0, 0, 0, 0, 0, 0};
+            e = ward_pattern_emit_part(p, k, &re, &info);
+            if (!e && !expression_width(ward_buf_str(&re), base_flags, &part.min_len,
+                                        &part.max_len)) {
+                /* a part Vectorscan cannot take alone: compile the whole instead */
+                ward_buf_free(&re);
+                db->n_parts = first;
+                set_free(&local);
+                bp->flags |= BP_WHOLE;
+                ward_pattern_free(p);
+                return add_pattern(db, i, set);
+            }
+            part.exact = info.exact;
+            part.gap_min = info.gap_min;
+            part.gap_max = info.gap_max;
+            exact = exact && info.exact;
+            unsigned f = base_flags;
+            if (!e)
+                e = add_part(db, &part);
+            if (!e)
+                e = set_add(&local, &re, f, WARD_PART_ID + db->n_parts - 1);
+            ward_buf_free(&re);
+        }
+        /* Part 0 before a gap with no upper bound: its first end is the best one. */
+        if (!e && db->parts[first + 1].gap_max == WARD_PAT_INF)
+            local.flags[0] |= HS_FLAG_SINGLEMATCH;
+        for (unsigned k = 0; k < local.n && !e; k++) {
+            ward_buf re;
+            ward_buf_init(&re, WARD_SIG_MAX_REGEX + 256);
+            e = ward_buf_puts(&re, local.exprs[k]);
+            if (!e)
+                e = set_add(set, &re, local.flags[k], local.ids[k]);
+            ward_buf_free(&re);
+        }
+        set_free(&local);
+        bp->flags |= BP_SPLIT;
+        bp->first_part = first;
+        bp->n_parts = (uint16_t)count;
+        /* the matcher's gap checks are exact only for exact, fixed-length parts */
+        for (unsigned k = 0; k < count; k++)
+            if (db->parts[first + k].min_len != db->parts[first + k].max_len)
+                exact = false;
+        if (exact)
+            bp->flags &= (uint8_t)~BP_VERIFY;
+        else
+            bp->flags |= BP_VERIFY;
+        ward_pattern_free(p);
+        return e;
+    }
+    ward_buf re;
+    ward_buf_init(&re, WARD_SIG_MAX_REGEX + 512);
+    e = emit_whole(bp, p, &re);
+    /* An ldb count is of distinct starts: have Vectorscan report them when the
+       pattern's length varies. */
+    if (!e && bp->subsig != WARD_NO_SUBSIG && !(bp->flags & (BP_VERIFY | BP_PREFILTER)) &&
+        bp->min_len != bp->max_len && !(bp->flags & BP_WHOLE))
+        bp->flags |= BP_SOM;
+    if (!e)
+        e = set_add(set, &re, hs_flags_for(bp), i);
+    ward_buf_free(&re);
+    ward_pattern_free(p);
+    return e;
+}
+
+static ward_err build_set(ward_db *db, unsigned target, struct expr_set *set)
+{
+    ward_err e = WARD_OK;
+    for (uint32_t i = 0; i < db->n_pats && !e; i++) {
+        const struct body_pat *bp = &db->pats[i];
+        if (bp->target != target || (bp->flags & BP_NEVER))
+            continue;
+        e = add_pattern(db, i, set);
+    }
+    return e;
+}
+
+/* ---- the cache ------------------------------------------------------------ */
+
+static ward_err cache_key(const ward_db *db, uint8_t key[32])
 {
     ward_hasher *h;
     ward_err e = ward_hasher_new(&h);
@@ -117,20 +291,20 @@ static ward_err cache_key(ward_db *db, uint8_t key[32])
     memset(&plat, 0, sizeof plat);
     hs_populate_platform(&plat);
     const char *ver = hs_version();
+    uint32_t counts[2] = {db->n_pats, WARD_FLEVEL};
     e = ward_hasher_begin(h, WARD_HASH_BIT(WARD_HASH_SHA256));
     if (!e)
         e = ward_hasher_update(h, CACHE_MAGIC, sizeof CACHE_MAGIC);
     if (!e)
+        e = ward_hasher_update(h, WARD_ENGINE_ID, sizeof WARD_ENGINE_ID);
+    if (!e)
         e = ward_hasher_update(h, ver, strlen(ver) + 1);
     if (!e)
         e = ward_hasher_update(h, &plat, sizeof plat);
-    for (uint32_t i = 0; i < db->n_pats && !e; i++) {
-        const struct body_pat *bp = &db->pats[i];
-        uint32_t meta[3] = {i, bp->target, bp->flags};
-        e = ward_hasher_update(h, meta, sizeof meta);
-        if (!e)
-            e = ward_hasher_update(h, bp->scan_re, strlen(bp->scan_re) + 1);
-    }
+    if (!e)
+        e = ward_hasher_update(h, db->digest, sizeof db->digest);
+    if (!e)
+        e = ward_hasher_update(h, counts, sizeof counts);
     uint8_t out[WARD_HASH_COUNT][WARD_HASH_MAX_LEN];
     if (!e)
         e = ward_hasher_end(h, out);
@@ -152,8 +326,8 @@ static char *cache_path(const char *dir, const uint8_t key[32])
 }
 
 /*
- * Cache file: magic, pattern count, the flags of every pattern after triage,
- * then per target: target, size, serialized database.
+ * Cache file: magic, pattern count, each pattern's flags, the part count and
+ * the parts, then per target: target, size, serialized database.
  */
 static bool cache_load(ward_db *db, const char *path)
 {
@@ -165,16 +339,22 @@ static bool cache_load(ward_db *db, const char *path)
     }
     const uint8_t *p = b.data, *end = b.data + b.len;
     bool ok = false;
-    uint32_t n;
+    uint32_t n, np;
     hs_database_t *dbs[WARD_TARGET_COUNT] = {0};
     if (b.len < 12 || memcmp(p, CACHE_MAGIC, 8) != 0)
         goto out;
     memcpy(&n, p + 8, 4);
     p += 12;
-    if (n != db->n_pats || (size_t)(end - p) < n)
+    if (n != db->n_pats || (size_t)(end - p) < (size_t)n + 4)
         goto out;
     const uint8_t *flags = p;
     p += n;
+    memcpy(&np, p, 4);
+    p += 4;
+    if ((size_t)(end - p) / sizeof(struct body_part) < np)
+        goto out;
+    const uint8_t *parts = p;
+    p += (size_t)np * sizeof(struct body_part);
     while (p < end) {
         uint32_t t;
         uint64_t size;
@@ -188,6 +368,23 @@ static bool cache_load(ward_db *db, const char *path)
         if (hs_deserialize_database((const char *)p, size, &dbs[t]) != HS_SUCCESS)
             goto out;
         p += size;
+    }
+    db->parts = np ? malloc((size_t)np * sizeof *db->parts) : NULL;
+    if (np && !db->parts)
+        goto out;
+    memcpy(db->parts, parts, (size_t)np * sizeof *db->parts);
+    db->n_parts = db->cap_parts = np;
+    for (uint32_t i = 0; i < np; i++) {
+        struct body_part *bp = &db->parts[i];
+        if (bp->pat >= n) {
+            free(db->parts);
+            db->parts = NULL;
+            db->n_parts = db->cap_parts = 0;
+            goto out;
+        }
+        if (bp->index == 0)
+            db->pats[bp->pat].first_part = i;
+        db->pats[bp->pat].n_parts = (uint16_t)(bp->index + 1);
     }
     for (uint32_t i = 0; i < n; i++)
         db->pats[i].flags = flags[i];
@@ -205,10 +402,12 @@ static void cache_store(ward_db *db, const char *dir, const char *path)
 {
     ward_buf b;
     ward_buf_init(&b, 1ull << 32);
-    uint32_t n = db->n_pats;
+    uint32_t n = db->n_pats, np = db->n_parts;
     bool ok = !ward_buf_append(&b, CACHE_MAGIC, 8) && !ward_buf_append(&b, &n, 4);
     for (uint32_t i = 0; i < n && ok; i++)
         ok = !ward_buf_putc(&b, db->pats[i].flags);
+    ok = ok && !ward_buf_append(&b, &np, 4) &&
+         !ward_buf_append(&b, db->parts, (size_t)np * sizeof *db->parts);
     for (uint32_t t = 0; t < WARD_TARGET_COUNT && ok; t++) {
         if (!db->hs[t])
             continue;
@@ -229,63 +428,124 @@ static void cache_store(ward_db *db, const char *dir, const char *path)
     ward_buf_free(&b);
 }
 
+/* ---- compiling -------------------------------------------------------------- */
+
+static bool compiles_alone(const char *re, unsigned flags)
+{
+    hs_database_t *d = NULL;
+    hs_compile_error_t *ce = NULL;
+    hs_error_t r = hs_compile(re, flags, HS_MODE_STREAM, NULL, &d, &ce);
+    hs_free_compile_error(ce);
+    hs_free_database(d);
+    return r == HS_SUCCESS;
+}
+
+/* The pattern behind a Vectorscan id. */
+static struct body_pat *pat_of(ward_db *db, unsigned id)
+{
+    return id >= WARD_PART_ID ? &db->pats[db->parts[id - WARD_PART_ID].pat] : &db->pats[id];
+}
+
+/*
+ * Make a pattern the set could not take simpler: parts become the whole
+ * form, reporting starts is dropped, the whole form becomes a prefilter; as
+ * a last resort the pattern is left out.
+ */
+static void demote(ward_db *db, struct body_pat *bp)
+{
+    if (bp->flags & BP_SPLIT) {
+        bp->flags |= BP_WHOLE;
+        return;
+    }
+    if (bp->flags & BP_SOM) {
+        bp->flags = (uint8_t)((bp->flags & ~BP_SOM) | BP_WHOLE);
+        return;
+    }
+    if (!(bp->flags & BP_PREFILTER)) {
+        bp->flags |= BP_PREFILTER | BP_VERIFY;
+        ward_buf re;
+        ward_buf_init(&re, WARD_SIG_MAX_REGEX + 512);
+        ward_pattern *p;
+        bool ok = false;
+        if (!parse_pat(bp, &p)) {
+            ok = !emit_whole(bp, p, &re) && compiles_alone(ward_buf_str(&re), hs_flags_for(bp));
+            bp->flags |= BP_VERIFY; /* emit_whole may have cleared it */
+            ward_pattern_free(p);
+        }
+        ward_buf_free(&re);
+        (void)db;
+        if (ok)
+            return;
+    }
+    bp->flags |= BP_NEVER | BP_UNCOMPILED;
+}
+
+static bool expression_ok(const char *re, unsigned flags)
+{
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *ce = NULL;
+    hs_error_t r = hs_expression_info(re, flags, &info, &ce);
+    hs_free_compile_error(ce);
+    free(info);
+    return r == HS_SUCCESS;
+}
+
 static ward_err compile_target(ward_db *db, unsigned t, struct ward_diag *diag)
 {
-    struct target_set ts;
-    ward_err e = collect(db, t, &ts);
-    if (e || ts.n == 0) {
-        free_set(&ts);
-        return e ? ward_diag_set(diag, e, "out of memory") : WARD_OK;
-    }
     bool triaged = false;
     for (;;) {
+        struct expr_set set = {0};
+        ward_err e = build_set(db, t, &set);
+        if (e) {
+            set_free(&set);
+            return ward_diag_set(diag, e, "out of memory");
+        }
+        if (set.n == 0) {
+            set_free(&set);
+            return WARD_OK;
+        }
         hs_compile_error_t *ce = NULL;
-        hs_error_t r = hs_compile_multi(ts.exprs, ts.flags, ts.ids, ts.n, HS_MODE_STREAM, NULL,
-                                        &db->hs[t], &ce);
+        hs_error_t r = hs_compile_multi((const char *const *)set.exprs, set.flags, set.ids,
+                                        set.n, HS_MODE_STREAM, NULL, &db->hs[t], &ce);
         if (r == HS_SUCCESS) {
             hs_free_compile_error(ce);
-            break;
+            set_free(&set);
+            return WARD_OK;
         }
         int bad = ce ? ce->expression : -1;
         char msg[200];
         snprintf(msg, sizeof msg, "%s", ce && ce->message ? ce->message : "unknown");
         hs_free_compile_error(ce);
-        if (bad < 0 || (unsigned)bad >= ts.n) {
-            free_set(&ts);
+        if (bad < 0 || (unsigned)bad >= set.n) {
+            set_free(&set);
             return ward_diag_set(diag, WARD_ERR_INTERNAL,
                                  "cannot compile body signatures for target %u: %s", t, msg);
         }
         /*
-         * The first failure: check every pattern on its own (syntax and
-         * support, cheap), so that a database with many unusual patterns
-         * costs one more compile, not one per pattern. Later failures (a
-         * pattern too large for the set) demote that one pattern.
+         * The first failure: check every expression on its own (cheap), so
+         * a database with many unusual patterns costs one more compile, not
+         * one per pattern. Later failures demote the one pattern named.
          */
-        unsigned check_from = triaged ? (unsigned)bad : 0;
-        unsigned check_to = triaged ? (unsigned)bad + 1 : ts.n;
-        triaged = true;
-        for (unsigned i = check_from; i < check_to; i++) {
-            struct body_pat *bp = &db->pats[ts.ids[i]];
-            if (i != (unsigned)bad && expression_ok(bp))
-                continue;
-            demote(bp);
-            ts.flags[i] = hs_flags_for(bp);
+        if (!triaged) {
+            for (unsigned i = 0; i < set.n; i++)
+                if (i == (unsigned)bad || !expression_ok(set.exprs[i], set.flags[i]))
+                    demote(db, pat_of(db, set.ids[i]));
+            triaged = true;
+        } else {
+            demote(db, pat_of(db, set.ids[bad]));
         }
-        unsigned k = 0;
-        for (unsigned i = 0; i < ts.n; i++) {
-            if (db->pats[ts.ids[i]].flags & BP_NEVER)
-                continue;
-            ts.exprs[k] = ts.exprs[i];
-            ts.flags[k] = ts.flags[i];
-            ts.ids[k] = ts.ids[i];
-            k++;
-        }
-        ts.n = k;
-        if (ts.n == 0)
-            break;
+        set_free(&set);
+        /* the set is built again, and the parts of this target with it */
+        for (uint32_t i = 0; i < db->n_pats; i++)
+            if (db->pats[i].target == t)
+                db->pats[i].flags &= (uint8_t)~BP_SPLIT;
+        /* drop the parts this target added: they are made again */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < db->n_parts; i++)
+            if (db->pats[db->parts[i].pat].target != t)
+                db->parts[k++] = db->parts[i];
+        db->n_parts = k;
     }
-    free_set(&ts);
-    return WARD_OK;
 }
 
 ward_err ward_db_compile(ward_db *db, const struct ward_db_opts *opts, struct ward_diag *diag)
@@ -303,14 +563,18 @@ ward_err ward_db_compile(ward_db *db, const struct ward_db_opts *opts, struct wa
                 free(path);
                 return e;
             }
+        /* parts are found by pattern: the table must be grouped by pattern */
+        for (uint32_t i = 0; i < db->n_parts; i++) {
+            struct body_part *bp = &db->parts[i];
+            if (bp->index == 0)
+                db->pats[bp->pat].first_part = i;
+        }
         if (path)
             cache_store(db, opts->cache_dir, path);
     }
     free(path);
     for (uint32_t i = 0; i < db->n_pats; i++) {
         struct body_pat *bp = &db->pats[i];
-        free(bp->scan_re);
-        bp->scan_re = NULL;
         if (bp->flags & BP_NEVER) {
             if (bp->flags & BP_UNCOMPILED)
                 db->stats.uncompiled_patterns++;

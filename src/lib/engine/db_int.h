@@ -26,11 +26,14 @@ enum ward_offkind {
 };
 
 enum {
-    BP_VERIFY = 1u << 0,    /* a Vectorscan hit is only a candidate: confirm with PCRE2 */
-    BP_NOCASE = 1u << 1,    /* compile caselessly */
-    BP_PREFILTER = 1u << 2, /* compiled in Vectorscan's approximate prefilter mode */
-    BP_NEVER = 1u << 3,     /* can never match (kept for counting) */
+    BP_VERIFY = 1u << 0,     /* a hit is only a candidate: confirm it with PCRE2 */
+    BP_NOCASE = 1u << 1,     /* compile caselessly */
+    BP_PREFILTER = 1u << 2,  /* compiled in Vectorscan's approximate prefilter mode */
+    BP_NEVER = 1u << 3,      /* can never match (kept for counting) */
     BP_UNCOMPILED = 1u << 4, /* neither Vectorscan form compiles: never matches */
+    BP_SPLIT = 1u << 5,      /* compiled as parts (db->parts), gaps checked by the matcher */
+    BP_SOM = 1u << 6,        /* Vectorscan reports starts (counting by start offsets) */
+    BP_WHOLE = 1u << 7,      /* a part did not compile: compile the whole pattern instead */
 };
 
 /* One body pattern: an .ndb signature or one subsignature of an .ldb. */
@@ -40,11 +43,28 @@ struct body_pat {
     uint8_t target;
     uint8_t flags;
     uint8_t off_kind;
+    uint8_t mods;    /* WARD_PAT_* modifiers */
+    uint16_t n_parts; /* BP_SPLIT: parts db->parts[first_part ..] */
+    uint32_t first_part;
     uint32_t off, shift;
     uint32_t min_len, max_len;
-    char *scan_re;  /* Vectorscan form; freed once compiled */
-    char *exact_re; /* PCRE2 form, for confirmation */
-    struct pcre2_real_code_8 *exact; /* compiled on first use */
+    char *src;       /* the hex text; forms are emitted from it when needed */
+    struct pcre2_real_code_8 *exact; /* confirmation form, compiled on first use */
+};
+
+/*
+ * A part of a split pattern. Vectorscan ids: a whole pattern has its index,
+ * a part WARD_PART_ID + its index in db->parts.
+ */
+#define WARD_PART_ID 0x40000000u
+
+struct body_part {
+    uint32_t pat;
+    uint16_t index;   /* 0 .. n_parts-1 */
+    uint8_t exact;    /* this part's form is exact */
+    uint8_t pad;
+    uint32_t gap_min, gap_max; /* allowed gap before this part (WARD_PAT_INF: any) */
+    uint32_t min_len, max_len; /* of the part's Vectorscan form */
 };
 
 struct ndb_sig {
@@ -91,6 +111,8 @@ struct ward_db {
     ward_hashidx allow;  /* .fp .sfp */
     struct body_pat *pats;
     uint32_t n_pats, cap_pats;
+    struct body_part *parts;
+    uint32_t n_parts, cap_parts;
     struct ndb_sig *ndbs;
     uint32_t n_ndbs, cap_ndbs;
     struct ldb_sig *ldbs;
@@ -101,6 +123,8 @@ struct ward_db {
     uint32_t n_pcres, cap_pcres;
     struct lexpr_pool exprs;
     uint32_t max_subs_total; /* sum of n_subs, sizes per-scan count arrays */
+    uint32_t *zero_true;     /* ldbs whose logic holds with no match at all */
+    uint32_t n_zero_true;
     /* One Vectorscan database per ClamAV target type (NULL when empty). */
     struct hs_database *hs[WARD_TARGET_COUNT];
     uint8_t digest[32];
@@ -147,6 +171,10 @@ ward_err ward_db_add_body(struct load_ctx *lc, const char *hex, size_t len, unsi
                           uint8_t target, uint8_t off_kind, uint32_t off, uint32_t shift,
                           uint32_t owner, uint16_t subsig, uint32_t *idx,
                           struct ward_pattern_info *info) WARD_MUST_CHECK;
+
+/* Emit a pattern's whole forms from its source (compile.c); either may be NULL. */
+ward_err ward_db_emit_forms(const ward_db *db, uint32_t pat, ward_buf *scan, ward_buf *exact)
+    WARD_MUST_CHECK;
 
 /* Compile the body patterns (compile.c). */
 ward_err ward_db_compile(ward_db *db, const struct ward_db_opts *opts, struct ward_diag *diag)

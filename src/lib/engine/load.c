@@ -191,6 +191,8 @@ ward_err ward_db_add_body(struct load_ctx *lc, const char *hex, size_t len, unsi
                           uint32_t owner, uint16_t subsig, uint32_t *idx,
                           struct ward_pattern_info *info)
 {
+    /* Parse now to check the line and learn its lengths; the regex forms are
+       written only when the database is compiled (not on a cached start). */
     struct ward_diag pd;
     ward_pattern *pat;
     ward_err e = ward_pattern_parse(hex, len, mods, &pat, &pd);
@@ -199,30 +201,14 @@ ward_err ward_db_add_body(struct load_ctx *lc, const char *hex, size_t len, unsi
     if (e)
         return ward_diag_set(lc->diag, e, "%s: out of memory", lc->file);
     ward_pattern_info(pat, info);
-
-    ward_buf scan, exact;
-    ward_buf_init(&scan, WARD_SIG_MAX_REGEX + 256);
-    ward_buf_init(&exact, WARD_SIG_MAX_REGEX + 256);
-    e = ward_pattern_emit_scan(pat, &scan);
-    if (!e)
-        e = ward_pattern_emit_exact(pat, &exact);
     bool nocase = ward_pattern_nocase(pat);
     ward_pattern_free(pat);
-    if (e) {
-        ward_buf_free(&scan);
-        ward_buf_free(&exact);
-        if (e == WARD_ERR_LIMIT)
-            return ward_load_report(lc, "signature too complex") ? WARD_ERR_PARSE
-                                                                 : WARD_ERR_UNSUPPORTED;
-        return ward_diag_set(lc->diag, e, "%s: out of memory", lc->file);
-    }
 
     struct body_pat *bp;
-    e = ward_db_add_pat(lc->db, &bp, idx);
-    if (e) {
-        ward_buf_free(&scan);
-        ward_buf_free(&exact);
-        return ward_diag_set(lc->diag, e, "%s: out of memory", lc->file);
+    char *src = strndup(hex, len);
+    if (!src || (e = ward_db_add_pat(lc->db, &bp, idx))) {
+        free(src);
+        return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
     }
     bp->owner = owner;
     bp->subsig = subsig;
@@ -230,42 +216,14 @@ ward_err ward_db_add_body(struct load_ctx *lc, const char *hex, size_t len, unsi
     bp->off_kind = off_kind;
     bp->off = off;
     bp->shift = shift;
+    bp->mods = (uint8_t)mods;
     bp->min_len = info->min_len;
     bp->max_len = info->max_len;
+    bp->src = src;
     if (nocase)
         bp->flags |= BP_NOCASE;
     if (info->never)
         bp->flags |= BP_NEVER;
-
-    /*
-     * Where Vectorscan can express the offset exactly, anchor the scan form:
-     * "\A.{off,off+shift}" before a pattern with no look-behind. Everything
-     * else is confirmed with the exact form at the right place afterwards.
-     */
-    if (off_kind == WARD_OFF_ABS && !info->has_left_edge && (uint64_t)off + shift <= 65535) {
-        ward_buf anchored;
-        ward_buf_init(&anchored, WARD_SIG_MAX_REGEX + 512);
-        ward_err pe;
-        if (off + shift == 0)
-            pe = ward_buf_printf(&anchored, "\\A%s", ward_buf_str(&scan));
-        else if (shift == 0)
-            pe = ward_buf_printf(&anchored, "\\A.{%u}%s", off, ward_buf_str(&scan));
-        else
-            pe = ward_buf_printf(&anchored, "\\A.{%u,%u}%s", off, off + shift, ward_buf_str(&scan));
-        if (pe) {
-            ward_buf_free(&anchored);
-            bp->flags |= BP_VERIFY;
-        } else {
-            ward_buf_free(&scan);
-            scan = anchored;
-        }
-    } else if (off_kind != WARD_OFF_ANY) {
-        bp->flags |= BP_VERIFY;
-    }
-    bp->scan_re = (char *)ward_buf_steal(&scan, NULL);
-    bp->exact_re = (char *)ward_buf_steal(&exact, NULL);
-    if (!bp->scan_re || !bp->exact_re)
-        return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
     return WARD_OK;
 }
 
@@ -464,11 +422,12 @@ static void db_free(ward_db *db)
     ward_hashidx_free(&db->hashes);
     ward_hashidx_free(&db->allow);
     for (uint32_t i = 0; i < db->n_pats; i++) {
-        free(db->pats[i].scan_re);
-        free(db->pats[i].exact_re);
+        free(db->pats[i].src);
         pcre2_code_free(db->pats[i].exact);
     }
     free(db->pats);
+    free(db->parts);
+    free(db->zero_true);
     free(db->ndbs);
     free(db->ldbs);
     free(db->ldb_subs);

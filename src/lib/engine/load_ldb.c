@@ -388,8 +388,7 @@ ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
         if (sr != SUB_OK) {
             /* roll back what this line added */
             for (uint32_t k = pats_mark; k < db->n_pats; k++) {
-                free(db->pats[k].scan_re);
-                free(db->pats[k].exact_re);
+                free(db->pats[k].src);
             }
             for (uint32_t k = pcres_mark; k < db->n_pcres; k++) {
                 free(db->pcres[k].re);
@@ -417,6 +416,16 @@ ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
         if (e)
             return e;
         db->n_ldb_subs += n_subs;
+        /* A logic true with no match at all (0=0, (0|1)<1) applies to every object of
+           its target, not only to those where a subsignature matched. */
+        static const uint32_t zeros[WARD_SIG_MAX_SUBSIGS];
+        if (ward_lexpr_eval(&db->exprs, sig.expr, zeros)) {
+            uint32_t *z = realloc(db->zero_true, (db->n_zero_true + 1) * sizeof *z);
+            if (!z)
+                return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
+            db->zero_true = z;
+            db->zero_true[db->n_zero_true++] = db->n_ldbs;
+        }
         db->ldbs[db->n_ldbs++] = sig;
         db->max_subs_total += n_subs;
         st->loaded++;

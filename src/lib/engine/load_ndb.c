@@ -118,8 +118,7 @@ ward_err ward_load_ndb(struct load_ctx *lc, char *text, size_t len)
         if (bm && info.min_len < 3) {
             db->n_ndbs--;
             db->n_pats--;
-            free(db->pats[pat].scan_re);
-            free(db->pats[pat].exact_re);
+            free(db->pats[pat].src);
             if (ward_load_report(lc, "signature too short"))
                 return WARD_ERR_PARSE;
             continue;

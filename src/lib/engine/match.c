@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 
 #include "engine/db_int.h"
+#include "engine/parts.h"
+#include "util/limits.h"
 #include "util/buf.h"
 #include "util/file.h"
 
@@ -37,6 +39,8 @@ struct ward_matcher {
     uint8_t *cand_seen; /* bit per body pattern */
 
     uint32_t *counts;     /* per ldb subsignature, indexed by first_sub + i */
+    uint64_t *last_start; /* per ldb subsignature: the start last counted, or UINT64_MAX */
+    struct ward_parts *parts; /* order and gaps of split signatures */
     uint32_t *touched;    /* ldb indexes with a count */
     uint32_t n_touched;
     uint8_t *ldb_seen;    /* bit per ldb */
@@ -86,12 +90,18 @@ ward_err ward_matcher_new(ward_db *db, ward_matcher **out)
     if (!e) {
         m->cand_seen = calloc(db->n_pats / 8 + 1, 1);
         m->counts = calloc(db->max_subs_total + 1, sizeof *m->counts);
+        m->last_start = malloc((db->max_subs_total + 1) * sizeof *m->last_start);
+        if (m->last_start)
+            memset(m->last_start, 0xff, (db->max_subs_total + 1) * sizeof *m->last_start);
         m->touched = calloc(db->n_ldbs + 1, sizeof *m->touched);
         m->ldb_seen = calloc(db->n_ldbs / 8 + 1, 1);
         m->md = pcre2_match_data_create(1, NULL);
         m->mctx = pcre2_match_context_create(NULL);
         m->jstack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
-        if (!m->cand_seen || !m->counts || !m->touched || !m->ldb_seen || !m->md || !m->mctx ||
+        if (!e)
+            e = ward_parts_new(&m->parts);
+        if (!m->cand_seen || !m->counts || !m->last_start || !m->touched || !m->ldb_seen ||
+            !m->md || !m->mctx || !m->parts ||
             !m->jstack)
             e = WARD_ERR_NOMEM;
         else
@@ -123,6 +133,8 @@ void ward_matcher_free(ward_matcher *m)
     pcre2_match_context_free(m->mctx);
     pcre2_jit_stack_free(m->jstack);
     ward_buf_free(&m->window);
+    ward_parts_free(m->parts);
+    free(m->last_start);
     ward_db_unref(m->db);
     free(m);
 }
@@ -148,30 +160,28 @@ static void touch_ldb(ward_matcher *m, uint32_t ldb)
         m->touched[m->n_touched++] = ldb;
 }
 
-static int on_match(unsigned id, unsigned long long from, unsigned long long to,
-                    unsigned flags, void *ctx)
+static void add_candidate(ward_matcher *m, uint32_t pat)
 {
-    (void)from;
-    (void)to;
-    (void)flags;
-    ward_matcher *m = ctx;
-    const struct body_pat *bp = &m->db->pats[id];
-    if (bp->flags & BP_VERIFY) {
-        if (!bit_test_set(m->cand_seen, id)) {
-            if (m->n_cands == m->cap_cands) {
-                uint32_t cap = m->cap_cands ? m->cap_cands * 2 : 64;
-                uint32_t *q = realloc(m->cands, cap * sizeof *q);
-                if (!q)
-                    return 0; /* an unconfirmed candidate is simply dropped */
-                m->cands = q;
-                m->cap_cands = cap;
-            }
-            m->cands[m->n_cands++] = id;
-            if (bp->subsig != WARD_NO_SUBSIG)
-                touch_ldb(m, bp->owner);
-        }
-        return 0;
+    const struct body_pat *bp = &m->db->pats[pat];
+    if (bit_test_set(m->cand_seen, pat))
+        return;
+    if (m->n_cands == m->cap_cands) {
+        uint32_t cap = m->cap_cands ? m->cap_cands * 2 : 64;
+        uint32_t *q = realloc(m->cands, cap * sizeof *q);
+        if (!q)
+            return; /* an unconfirmed candidate is simply dropped */
+        m->cands = q;
+        m->cap_cands = cap;
     }
+    m->cands[m->n_cands++] = pat;
+    if (bp->subsig != WARD_NO_SUBSIG)
+        touch_ldb(m, bp->owner);
+}
+
+/* A pattern matched for certain; `start` is where, or UINT64_MAX if unknown. */
+static int matched(ward_matcher *m, const struct body_pat *bp, uint64_t start, uint64_t end,
+                   bool split)
+{
     if (bp->subsig == WARD_NO_SUBSIG) {
         add_name(m, m->db->ndbs[bp->owner].name);
         if (!m->o.all_matches) {
@@ -181,9 +191,51 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
         return 0;
     }
     const struct ldb_sig *l = &m->db->ldbs[bp->owner];
-    m->counts[l->first_sub + bp->subsig]++;
+    uint32_t k = l->first_sub + bp->subsig;
     touch_ldb(m, bp->owner);
+    /*
+     * libclamav counts a subsignature once per start offset greater than the
+     * last one counted, and a split one once per completed last part.
+     */
+    if (!split) {
+        uint64_t key = start != UINT64_MAX ? start : end;
+        if (m->last_start[k] != UINT64_MAX && key <= m->last_start[k])
+            return 0;
+        m->last_start[k] = key;
+    }
+    m->counts[k]++;
     return 0;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+                    unsigned flags, void *ctx)
+{
+    (void)flags;
+    ward_matcher *m = ctx;
+    const ward_db *db = m->db;
+    if (id >= WARD_PART_ID) {
+        uint32_t part = id - WARD_PART_ID;
+        uint32_t pat = db->parts[part].pat;
+        enum ward_parts_result r = ward_parts_hit(m->parts, db, part, to);
+        if (r == WARD_PARTS_NONE)
+            return 0;
+        if (r == WARD_PARTS_POSSIBLE || (db->pats[pat].flags & BP_VERIFY)) {
+            add_candidate(m, pat);
+            return 0;
+        }
+        return matched(m, &db->pats[pat], UINT64_MAX, to, true);
+    }
+    const struct body_pat *bp = &db->pats[id];
+    if (bp->flags & BP_VERIFY) {
+        add_candidate(m, id);
+        return 0;
+    }
+    uint64_t start = UINT64_MAX;
+    if (bp->flags & BP_SOM)
+        start = from;
+    else if (bp->min_len == bp->max_len && to >= bp->min_len)
+        start = to - bp->min_len;
+    return matched(m, bp, start, to, false);
 }
 
 ward_err ward_match_begin(ward_matcher *m, const struct ward_match_opts *opts)
@@ -233,19 +285,25 @@ ward_err ward_match_feed(ward_matcher *m, const uint8_t *p, size_t n, bool *done
 
 /* ---- confirmation with PCRE2 ------------------------------------------- */
 
-static pcre2_code *exact_code(struct body_pat *bp)
+/* The exact form of pattern `pat`, written and compiled on first use. */
+static pcre2_code *exact_code(ward_db *db, uint32_t pat)
 {
+    struct body_pat *bp = &db->pats[pat];
     pcre2_code *c = __atomic_load_n(&bp->exact, __ATOMIC_ACQUIRE);
     if (c)
         return c;
     pthread_mutex_lock(&jit_lock);
     c = bp->exact;
     if (!c) {
-        int err;
-        PCRE2_SIZE off;
-        uint32_t opts = PCRE2_DOTALL | ((bp->flags & BP_NOCASE) ? PCRE2_CASELESS : 0);
-        c = pcre2_compile((PCRE2_SPTR)bp->exact_re, PCRE2_ZERO_TERMINATED, opts, &err, &off,
-                          NULL);
+        ward_buf re;
+        ward_buf_init(&re, WARD_SIG_MAX_REGEX + 256);
+        if (ward_db_emit_forms(db, pat, NULL, &re) == WARD_OK) {
+            int err;
+            PCRE2_SIZE off;
+            uint32_t opts = PCRE2_DOTALL | ((bp->flags & BP_NOCASE) ? PCRE2_CASELESS : 0);
+            c = pcre2_compile((PCRE2_SPTR)ward_buf_str(&re), re.len, opts, &err, &off, NULL);
+        }
+        ward_buf_free(&re);
         if (c) {
             pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
             __atomic_store_n(&bp->exact, c, __ATOMIC_RELEASE);
@@ -302,10 +360,11 @@ static const uint8_t *read_range(ward_matcher *m, const struct ward_src *src, ui
  * Count matches of an exact pattern whose start lies in [lo, hi], each start
  * counted once (ClamAV counts distinct start offsets). Stops at `limit`.
  */
-static uint32_t confirm(ward_matcher *m, struct body_pat *bp, const struct ward_src *src,
+static uint32_t confirm(ward_matcher *m, uint32_t pat, const struct ward_src *src,
                         uint64_t lo, uint64_t hi, uint32_t limit)
 {
-    pcre2_code *code = exact_code(bp);
+    struct body_pat *bp = &m->db->pats[pat];
+    pcre2_code *code = exact_code(m->db, pat);
     if (!code || lo > src->size)
         return 0;
     /* Room for look-behind before and the match plus look-ahead after. */
@@ -375,7 +434,7 @@ static void confirm_candidates(ward_matcher *m, const struct ward_src *src)
         if (!ok)
             continue;
         bool ndb = bp->subsig == WARD_NO_SUBSIG;
-        uint32_t n = confirm(m, bp, src, lo, hi, ndb ? 1 : UINT32_MAX);
+        uint32_t n = confirm(m, m->cands[i], src, lo, hi, ndb ? 1 : UINT32_MAX);
         if (!n)
             continue;
         if (ndb)
@@ -435,6 +494,13 @@ static uint32_t run_pcre_sub(ward_matcher *m, struct pcre_sub *ps, const struct 
 static void eval_ldbs(ward_matcher *m, const struct ward_src *src)
 {
     ward_db *db = m->db;
+    /* Signatures whose logic holds with no match apply to every object of their target. */
+    for (uint32_t i = 0; i < db->n_zero_true; i++) {
+        uint32_t k = db->zero_true[i];
+        uint8_t t = db->ldbs[k].target;
+        if (t == WARD_TARGET_ANY || t == m->o.target)
+            touch_ldb(m, k);
+    }
     for (uint32_t i = 0; i < m->n_touched && want_more(m); i++) {
         const struct ldb_sig *l = &db->ldbs[m->touched[i]];
         if (src->size < l->size_min || src->size > l->size_max)
@@ -463,12 +529,14 @@ static void reset_object(ward_matcher *m)
     for (uint32_t i = 0; i < m->n_touched; i++) {
         const struct ldb_sig *l = &db->ldbs[m->touched[i]];
         memset(m->counts + l->first_sub, 0, l->n_subs * sizeof *m->counts);
+        memset(m->last_start + l->first_sub, 0xff, l->n_subs * sizeof *m->last_start);
         m->ldb_seen[m->touched[i] >> 3] = 0;
     }
     m->n_touched = 0;
     for (uint32_t i = 0; i < m->n_cands; i++)
         m->cand_seen[m->cands[i] >> 3] = 0;
     m->n_cands = 0;
+    ward_parts_reset(m->parts);
 }
 
 static void flush_streams(ward_matcher *m, bool report)

@@ -725,6 +725,7 @@ struct emitter {
     bool exact; /* PCRE2 with look-around, else Vectorscan superset */
     bool wide;
     ward_err err;
+    bool consume_edges; /* a part on its own: edge tests take their byte (superset) */
 };
 
 static void put(struct emitter *e, const char *s)
@@ -985,6 +986,19 @@ static void emit_wide_word_right(struct emitter *e, bool neg);
 static void emit_edge_test(struct emitter *e, const struct node *n)
 {
     uint8_t set[32];
+    if (e->consume_edges) {
+        /* A part compiled alone: the tested byte belongs to the gap and is
+           taken here (a superset; the whole signature is confirmed later). */
+        if (n->spec == SP_L && n->edge == PART_RIGHT && !n->neg)
+            put(e, "(?:\\x0a|\\x0d\\x0a)");
+        else if (n->spec == SP_W && e->wide)
+            put(e, "..");
+        else {
+            edge_test_class(n, set);
+            put_class(e, set);
+        }
+        return;
+    }
     if (n->spec == SP_W && e->wide) {
         /* the UTF-16 reading of (W), as at the ends of a wide signature */
         bool exact = e->exact;
@@ -1187,7 +1201,7 @@ static void emit_right_edge(struct emitter *e)
 
 static ward_err emit(const ward_pattern *p, ward_buf *out, bool exact)
 {
-    struct emitter e = {p, out, exact, false, WARD_OK};
+    struct emitter e = {p, out, exact, false, WARD_OK, false};
     unsigned m = p->mods & (WARD_PAT_WIDE | WARD_PAT_ASCII);
     /* Each form with its own edges: (W) reads differently next to a wide string. */
     if (m == (WARD_PAT_WIDE | WARD_PAT_ASCII))
@@ -1216,4 +1230,98 @@ ward_err ward_pattern_emit_scan(const ward_pattern *p, ward_buf *out)
 ward_err ward_pattern_emit_exact(const ward_pattern *p, ward_buf *out)
 {
     return emit(p, out, true);
+}
+
+/* ---- parts --------------------------------------------------------------
+ *
+ * A signature with `*` or `{n-m}` gaps is compiled as its parts, each its own
+ * Vectorscan expression; the matcher checks the order and the gaps from the
+ * end offsets Vectorscan reports, as libclamav checks its parts. Vectorscan
+ * then never builds the large automata that bounded repeats cost.
+ */
+
+unsigned ward_pattern_part_count(const ward_pattern *p)
+{
+    unsigned n = 1;
+    for (uint32_t i = 0; i < p->body.n; i++)
+        n += is_split_gap(p, &p->body, i);
+    return n;
+}
+
+/* Items of part i: body items [*from, *to); *gap is the splitting gap before it. */
+static void part_range(const ward_pattern *p, unsigned i, uint32_t *from, uint32_t *to,
+                       const struct node **gap)
+{
+    unsigned k = 0;
+    uint32_t start = 0;
+    *gap = NULL;
+    for (uint32_t j = 0; j <= p->body.n; j++) {
+        if (j < p->body.n && !is_split_gap(p, &p->body, j))
+            continue;
+        if (k == i) {
+            *from = start;
+            *to = j;
+            return;
+        }
+        k++;
+        start = j + 1;
+        if (j < p->body.n)
+            *gap = &p->nodes[p->items[p->body.first + j]];
+    }
+    *from = *to = 0;
+}
+
+static bool part_has_edges(const ward_pattern *p, uint32_t from, uint32_t to)
+{
+    for (uint32_t j = from; j < to; j++) {
+        const struct node *n = &p->nodes[p->items[p->body.first + j]];
+        if (n->kind == N_SPEC && n->edge)
+            return true;
+    }
+    return false;
+}
+
+ward_err ward_pattern_emit_part(const ward_pattern *p, unsigned i, ward_buf *out,
+                                struct ward_pattern_part *info)
+{
+    unsigned count = ward_pattern_part_count(p);
+    uint32_t from, to;
+    const struct node *gap;
+    part_range(p, i, &from, &to, &gap);
+    struct seq sub = {p->body.first + from, to - from};
+    struct emitter e = {p, out, false, false, WARD_OK, true};
+    unsigned m = p->mods & (WARD_PAT_WIDE | WARD_PAT_ASCII);
+    bool both = m == (WARD_PAT_WIDE | WARD_PAT_ASCII);
+    if (both)
+        put(&e, "(?:");
+    for (int form = 0; form < (both ? 2 : 1); form++) {
+        if (form)
+            put(&e, "|");
+        e.wide = both ? form == 1 : m == WARD_PAT_WIDE;
+        if (i == 0)
+            emit_left_edge(&e);
+        emit_seq(&e, &sub);
+        if (i + 1 == count)
+            emit_right_edge(&e);
+    }
+    if (both)
+        put(&e, ")");
+    info->gap_min = gap ? gap->min : 0;
+    info->gap_max = gap ? gap->max : 0;
+    /* Exact when nothing in or next to the part was widened into a superset. */
+    bool edges = part_has_edges(p, from, to);
+    bool prev_edges = false;
+    if (i > 0) {
+        uint32_t pf, pt;
+        const struct node *g2;
+        part_range(p, i - 1, &pf, &pt, &g2);
+        prev_edges = part_has_edges(p, pf, pt);
+    }
+    if (edges || prev_edges) {
+        /* an edge byte taken by a part is a byte of the gap */
+        info->gap_min = info->gap_min > 2 ? info->gap_min - 2 : 0;
+    }
+    info->exact = !edges && !both && !(i == 0 && (p->left_spec >= 0 || p->left_anchor >= 0)) &&
+                  !(i + 1 == count && p->right_spec >= 0);
+    return e.err;
 }

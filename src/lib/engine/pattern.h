@@ -64,6 +64,23 @@ void ward_pattern_info(const ward_pattern *p, struct ward_pattern_info *info);
 ward_err ward_pattern_emit_scan(const ward_pattern *p, ward_buf *out) WARD_MUST_CHECK;
 /* Exact form (PCRE2 syntax; compile with DOTALL, plus CASELESS for ::i). */
 ward_err ward_pattern_emit_exact(const ward_pattern *p, ward_buf *out) WARD_MUST_CHECK;
+/*
+ * Parts: a signature is cut at its splitting gaps (`*`, `{n-m}` and the like)
+ * into parts that can be compiled on their own. ward_pattern_emit_part()
+ * writes part i's Vectorscan form (edge tests taking their byte) and fills
+ * `info`: the gap allowed before the part (from the end of part i-1 to the
+ * start of part i; WARD_PAT_INF for no limit) and whether the form is exact.
+ * A part's length comes from Vectorscan (hs_expression_info) on that form.
+ */
+struct ward_pattern_part {
+    uint32_t gap_min, gap_max;
+    bool exact;
+};
+
+unsigned ward_pattern_part_count(const ward_pattern *p);
+ward_err ward_pattern_emit_part(const ward_pattern *p, unsigned i, ward_buf *out,
+                                struct ward_pattern_part *info) WARD_MUST_CHECK;
+
 /* Was the pattern parsed with ::i? */
 bool ward_pattern_nocase(const ward_pattern *p);
 
