@@ -1,11 +1,12 @@
 /*
  * lexpr.h - the logical expressions of .ldb signatures.
  *
- * Grammar (as libclamav reads it, with no operator precedence: an expression
- * is split at its first top-level operator and the right side is read
- * recursively, so `0&1|2` means `0&(1|2)`):
- *     expr    := operand [ ('&' | '|') expr ]
+ * Grammar, as libclamav's cli_ac_chklsig reads it, with no operator
+ * precedence: outside parentheses an expression is split at its first
+ * top-level operator (`0&1|2` is `0&(1|2)`), while a whole parenthesized
+ * block is split at its last one (`(0&1|2)` is `((0&1)|2)`):
  *     operand := ( NUMBER | '(' expr ')' ) [ ('=' | '>' | '<') NUMBER [ ',' NUMBER ] ]
+ *     expr    := operand { ('&' | '|') operand }
  *
  * Evaluation over per-subsignature match counts follows ClamAV: a subsignature
  * contributes its count and its id when it is true; a group's count is the sum

@@ -12,9 +12,12 @@
  *     matters (offsets) and where Vectorscan cannot compile the scan form.
  *
  * Semantics follow libclamav's matcher: `{0}`, `{0-0}` and `{-0}` mean "any
- * gap"; `{n-m}` with n > m can never match; `{n}` with n < 128 is n `??`;
- * (B), (L) and (W) are zero-width at the very start and end of a pattern and
- * consume a byte elsewhere (two for (L) on CRLF).
+ * gap"; `{n-m}` with n > m can never match; `{n}` with n < 128 is n `??`
+ * until the first splitting `{}`, after which every `{}` splits; (B), (L)
+ * and (W) are zero-width tests at the start and end of the pattern and of
+ * each part (next to a splitting gap), and consume a byte elsewhere (two for
+ * (L) on CRLF); ::f adds (W) at both ends and turns `[n-m]` into `{n-m}`.
+ * Signatures with splitting gaps are also emitted part by part (see below).
  *
  * Contract: parsing is bounded (WARD_SIG_MAX_PATTERN_NODES, gap bounds,
  * nesting) and never trusts lengths in the text. The caller owns the

@@ -5,7 +5,8 @@
  * Normalization as libclamav's textnorm does it: each run of whitespace
  * becomes one space, A-Z become a-z, bytes 0x00-0x08, 0x0e-0x1f and
  * 0x80-0xff are dropped (without ending a whitespace run), the rest is kept.
- * The layer is made only when the database has signatures for its target.
+ * The layer is made when the database has signatures for its target or for
+ * any target (target 0 signatures match normalized text too, as in libclamav).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,11 @@ ward_err ward_fmt_text_unpack(struct ward_walk *w, const struct ward_obj *obj)
     ward_err e = ward_uu_extract(w, obj);
     if (e || ward_walk_stopped(w) || obj->forced_target >= 0)
         return e;
+    /* libclamav matches both the layer's own target and target 0 on it. */
     int target = obj->type == WARD_FT_HTML ? WARD_TARGET_HTML : WARD_TARGET_ASCII;
-    if (ward_db_has_target(ward_walk_db(w), (enum ward_target)target))
+    ward_db *db = ward_walk_db(w);
+    if (ward_db_has_target(db, (enum ward_target)target) ||
+        ward_db_has_target(db, WARD_TARGET_ANY))
         e = normalize(w, obj, target);
     return e;
 }

@@ -41,6 +41,9 @@ struct ward_walk {
     const char *first_path[WARD_PATH_MAX_DEPTH];
     unsigned first_depth;
     char first_path_buf[1024];
+    /* recent findings, so a normalized layer does not repeat its parent's */
+    uint64_t recent[32];
+    unsigned n_recent;
 };
 
 const char *ward_verdict_name(enum ward_verdict v)
@@ -185,10 +188,29 @@ static unsigned path_depth(const struct ward_obj *obj)
     return n;
 }
 
+static uint64_t finding_key(const char **path, unsigned depth, enum ward_verdict v,
+                            const char *text)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)v;
+    for (unsigned i = 0; i <= depth; i++) {
+        const char *s = i < depth ? path[i] : (text ? text : "");
+        for (; *s; s++)
+            h = (h ^ (uint8_t)*s) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+    }
+    return h;
+}
+
 static void emit_finding(struct ward_walk *w, const char **path, unsigned depth,
                          enum ward_verdict v, enum ward_reason r, const char *text)
 {
     struct ward_scan_result *res = w->res;
+    /* the same name on the same path once only (raw bytes and their normalized layer) */
+    uint64_t key = finding_key(path, depth, v, text);
+    for (unsigned i = 0; i < w->n_recent && i < 32; i++)
+        if (w->recent[i] == key)
+            return;
+    w->recent[w->n_recent++ % 32] = key;
     res->findings++;
     if (v > res->verdict) {
         res->verdict = v;
