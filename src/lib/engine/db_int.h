@@ -144,6 +144,8 @@ struct load_ctx {
     unsigned line;
     struct ward_diag *diag;
     uint64_t errors;
+    unsigned line_base;  /* lines of the file before the text being loaded */
+    uint64_t lines_hint; /* lines in the whole file, when known (sizes tables once) */
 };
 
 ward_err ward_load_report(struct load_ctx *lc, const char *fmt, ...) WARD_PRINTF(2, 3);

@@ -1,5 +1,7 @@
 /* load.c - load signature sources from files and directories into a ward_db. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <errno.h>
 #include <pcre2.h>
 #include <stdarg.h>
@@ -297,27 +299,107 @@ static int cmp_source(const void *a, const void *b)
     return strcmp(x->base, y->base);
 }
 
+/* Lines in a file (a cheap pass, so that tables are sized once). */
+static uint64_t count_lines(int fd)
+{
+    uint8_t buf[1 << 16];
+    uint64_t n = 0;
+    off_t off = 0;
+    for (;;) {
+        ssize_t r = ward_pread_full(fd, buf, sizeof buf, off);
+        if (r <= 0)
+            break;
+        for (const uint8_t *p = buf, *end = buf + r; (p = memchr(p, '\n', (size_t)(end - p)));
+             p++)
+            n++;
+        off += r;
+    }
+    return n + 1;
+}
+
+/*
+ * A plain signature file is read in chunks that end at a line break, so a
+ * large .hsb never sits in memory whole next to the tables built from it.
+ * Containers (.cvd, .cld) are read whole: their signature covers all bytes.
+ */
 static ward_err load_file(struct load_ctx *lc, const char *path, ward_hasher *digest)
 {
-    ward_buf b;
-    ward_buf_init(&b, WARD_DB_MAX_FILE);
-    ward_err e = ward_file_read_all(path, &b, lc->diag);
-    if (e) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    ward_err e = ward_hasher_update(digest, base, strlen(base) + 1);
+    lc->file = path;
+    lc->official = false;
+    lc->line_base = 0;
+    lc->lines_hint = 0;
+    lc->db->stats.files++;
+    bool cld;
+    if (e)
+        return e;
+    if (is_container_name(base, &cld)) {
+        ward_buf b;
+        ward_buf_init(&b, WARD_DB_MAX_FILE);
+        e = ward_file_read_all(path, &b, lc->diag);
+        if (!e)
+            e = ward_hasher_update(digest, b.data ? b.data : (const uint8_t *)"", b.len);
+        if (!e)
+            e = ward_load_source(lc, base, b.data ? b.data : (uint8_t *)"", b.len);
         ward_buf_free(&b);
         return e;
     }
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    e = ward_hasher_update(digest, base, strlen(base) + 1);
-    if (!e)
-        e = ward_hasher_update(digest, b.data ? b.data : (const uint8_t *)"", b.len);
-    if (!e) {
-        lc->file = path;
-        lc->official = false;
-        lc->db->stats.files++;
-        e = ward_load_source(lc, base, b.data ? b.data : (uint8_t *)"", b.len);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ward_diag_set(lc->diag, errno == ENOENT ? WARD_ERR_NOTFOUND : WARD_ERR_IO,
+                             "cannot open %s: %s", path, strerror(errno));
+    lc->lines_hint = count_lines(fd);
+    enum { CHUNK = 1 << 20 };
+    ward_buf b;
+    ward_buf_init(&b, WARD_SIG_MAX_LINE + CHUNK + 1);
+    for (bool eof = false; !e && !eof;) {
+        if ((e = ward_buf_reserve(&b, CHUNK))) {
+            e = ward_diag_set(lc->diag, e, "%s: out of memory", path);
+            break;
+        }
+        ssize_t r = ward_read_full(fd, b.data + b.len, CHUNK);
+        if (r < 0) {
+            e = ward_diag_set(lc->diag, WARD_ERR_IO, "%s: read failed: %s", path,
+                              strerror(errno));
+            break;
+        }
+        if ((e = ward_hasher_update(digest, b.data + b.len, (size_t)r)))
+            break;
+        b.len += (size_t)r;
+        b.data[b.len] = 0;
+        eof = r < CHUNK;
+        /* Load up to the last line break; keep the rest for the next chunk. */
+        size_t upto = b.len;
+        if (!eof) {
+            uint8_t *nl = memrchr(b.data, '\n', b.len);
+            if (!nl) {
+                if (b.len > WARD_SIG_MAX_LINE) {
+                    e = ward_diag_set(lc->diag, WARD_ERR_PARSE, "%s: a line longer than %u bytes",
+                                      path, WARD_SIG_MAX_LINE);
+                    break;
+                }
+                continue;
+            }
+            upto = (size_t)(nl - b.data) + 1;
+        }
+        uint8_t saved = b.data[upto];
+        b.data[upto] = 0;
+        unsigned lines = 0;
+        for (const uint8_t *p = b.data, *end = b.data + upto;
+             (p = memchr(p, '\n', (size_t)(end - p))); p++)
+            lines++;
+        e = ward_load_source(lc, base, b.data, upto);
+        b.data[upto] = saved;
+        lc->line_base += lines;
+        memmove(b.data, b.data + upto, b.len - upto);
+        b.len -= upto;
+        b.data[b.len] = 0;
     }
+    close(fd);
     ward_buf_free(&b);
+    lc->line_base = 0;
     return e;
 }
 

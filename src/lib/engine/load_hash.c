@@ -57,12 +57,14 @@ ward_err ward_load_hash(struct load_ctx *lc, enum ward_sigkind kind, char *text,
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         p = nl ? nl + 1 : end;
     }
+    if (lc->lines_hint > lines && lc->line_base == 0)
+        lines = (size_t)lc->lines_hint;
     if (!section && ward_hashidx_reserve(idx, lines))
         return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
 
     line_iter_init(&it, text, len);
     while (line_iter_next(&it, &line, &n, &nul)) {
-        lc->line = it.lineno;
+        lc->line = lc->line_base + it.lineno;
         if (nul) {
             if (ward_load_report(lc, "NUL byte in signature line"))
                 return WARD_ERR_PARSE;
@@ -152,7 +154,7 @@ ward_err ward_load_ign(struct load_ctx *lc, char *text, size_t len)
     ward_db *db = lc->db;
     line_iter_init(&it, text, len);
     while (line_iter_next(&it, &line, &n, &nul)) {
-        lc->line = it.lineno;
+        lc->line = lc->line_base + it.lineno;
         if (nul)
             continue;
         /* Legacy .ign lines are "x:y:Name"; .ign2 lines "Name" or "Name:md5". */

@@ -40,7 +40,7 @@ ward_err ward_load_ndb(struct load_ctx *lc, char *text, size_t len)
 
     line_iter_init(&it, text, len);
     while (line_iter_next(&it, &line, &n, &nul)) {
-        lc->line = it.lineno;
+        lc->line = lc->line_base + it.lineno;
         if (nul) {
             if (ward_load_report(lc, "NUL byte in signature line"))
                 return WARD_ERR_PARSE;

@@ -168,7 +168,7 @@ enum ward_parts_result ward_parts_hit(struct ward_parts *t, const ward_db *db, u
         return WARD_PARTS_NONE;
     uint64_t s_hi = end >= bp->min_len ? end - bp->min_len : 0;
     uint64_t s_lo = bp->max_len == WARD_PAT_INF || end < bp->max_len ? 0 : end - bp->max_len;
-    bool last = bp->index + 1 == n_parts;
+    bool last = (uint32_t)bp->index + 1 == n_parts;
     struct state *st = lookup(t, bp->pat, n_parts, bp->index == 0);
     if (!st)
         return WARD_PARTS_NONE;
