@@ -69,6 +69,7 @@ struct app {
     ward_db *db;
     struct job_queue q;
     struct batch *filling; /* the walker's batch in progress */
+    unsigned batch_cap;    /* grows 1, 2, 4 ... BATCH: a few big files still spread out */
     struct stats st;
     pthread_mutex_t out_lock;
     dev_t root_dev;
@@ -460,8 +461,13 @@ static void submit(struct app *a, const char *path)
         return;
     }
     a->filling->paths[a->filling->n++] = copy;
-    if (a->filling->n == BATCH)
+    if (a->batch_cap == 0)
+        a->batch_cap = 1;
+    if (a->filling->n >= a->batch_cap) {
         flush_batch(a);
+        if (a->batch_cap < BATCH)
+            a->batch_cap *= 2;
+    }
 }
 
 static void walk_dir(struct app *a, const char *dir, unsigned depth)
