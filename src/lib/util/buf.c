@@ -44,6 +44,9 @@ ward_err ward_buf_reserve(ward_buf *b, size_t extra)
     uint8_t *p = realloc(b->data, n);
     if (!p)
         return WARD_ERR_NOMEM;
+    /* The contents stay a C string even when only reserved: a first
+       allocation (an empty value, say) must not expose uninitialised bytes. */
+    p[b->len] = 0;
     b->data = p;
     b->alloc = n;
     return WARD_OK;
