@@ -60,3 +60,104 @@ def ward(ward_bin, tmp_path):
         return run([ward_bin, *args], **kw)
 
     return _run
+
+
+WARDD = BUILD / "src" / "wardd" / "wardd"
+
+
+class Wardd:
+    """A private wardd on a unix socket (and TCP when asked) in a temp dir."""
+
+    def __init__(self, tmp, db, extra="", tcp_port=None):
+        import socket as _socket
+        import time as _time
+
+        self.tmp = pathlib.Path(tmp)
+        self.sock = self.tmp / "wardd.sock"
+        self.log = self.tmp / "wardd.log"
+        self.conf = self.tmp / "ward.conf"
+        self.tcp_port = tcp_port
+        tcp = f"tcp_listen = 127.0.0.1:{tcp_port}\n" if tcp_port else ""
+        self.conf.write_text(
+            f"[global]\ndatabase_dir = {db}\ncache_dir = {self.tmp}/cache\n"
+            f"[wardd]\nsocket = {self.sock}\npid_file = {self.tmp}/wardd.pid\n"
+            f"log_file = {self.log}\nlog_level = info\n{tcp}{extra}")
+        self.proc = subprocess.Popen([str(WARDD), "--foreground", "--config", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = _time.monotonic() + 30
+        while _time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("wardd exited: " + self.proc.stderr.read().decode())
+            if self.sock.exists():
+                try:
+                    s = _socket.socket(_socket.AF_UNIX)
+                    s.settimeout(2)
+                    s.connect(str(self.sock))
+                    s.close()
+                    return
+                except OSError:
+                    pass
+            _time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("wardd did not start")
+
+    def request(self, data: bytes, timeout=10, fds=None, half_close=False) -> bytes:
+        """Send bytes (and descriptors), read until the daemon closes."""
+        import socket as _socket
+
+        s = _socket.socket(_socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(str(self.sock))
+        if fds:
+            _socket.send_fds(s, [data], fds)
+        else:
+            s.sendall(data)
+        if half_close:
+            s.shutdown(_socket.SHUT_WR)
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        s.close()
+        return out
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def wardd(tmp_path):
+    """Factory: wardd(db_dir, extra_conf="", tcp_port=None) -> running Wardd."""
+    if not WARDD.exists():
+        pytest.fail(f"wardd is not built at {WARDD}")
+    started = []
+
+    def _start(db=BUNDLED_DB, extra="", tcp_port=None):
+        d = tmp_path / f"wardd{len(started)}"
+        d.mkdir()
+        w = Wardd(d, db, extra, tcp_port)
+        started.append(w)
+        return w
+
+    yield _start
+    for w in started:
+        w.stop()
+
+
+def free_port():
+    import socket as _socket
+
+    s = _socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
