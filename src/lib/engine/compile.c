@@ -69,8 +69,8 @@ static ward_err emit_whole(struct body_pat *bp, const ward_pattern *p, ward_buf 
         if (bp->off_kind != WARD_OFF_ANY)
             bp->flags |= BP_VERIFY;
     }
-    /* a prefilter only says "maybe" */
-    if (bp->flags & BP_PREFILTER)
+    /* a prefilter or a widened form only says "maybe" */
+    if ((bp->flags & BP_PREFILTER) || info.scan_superset)
         bp->flags |= BP_VERIFY;
     ward_buf_free(&scan);
     return e;

@@ -12,6 +12,7 @@
 #include "engine/db_int.h"
 #include "engine/parts.h"
 #include "util/limits.h"
+#include "util/log.h"
 #include "util/buf.h"
 #include "util/file.h"
 
@@ -307,6 +308,11 @@ static pcre2_code *exact_code(ward_db *db, uint32_t pat)
         if (c) {
             pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
             __atomic_store_n(&bp->exact, c, __ATOMIC_RELEASE);
+        } else if (!(bp->flags & BP_UNCOMPILED)) {
+            /* said once: such a signature can never be confirmed */
+            bp->flags |= BP_UNCOMPILED;
+            ward_log(WARD_LOG_WARNING, "signature pattern %u (%.60s) cannot be confirmed: "
+                                       "its exact form does not compile", pat, bp->src);
         }
     }
     pthread_mutex_unlock(&jit_lock);

@@ -61,6 +61,7 @@ struct ward_pattern {
     int right_spec;
     bool right_neg;
     bool never;
+    bool scan_superset; /* the scan form over-matches (long negations): confirm hits */
 };
 
 struct parser {
@@ -70,6 +71,8 @@ struct parser {
     unsigned depth;
     const char *err;
 };
+
+#define NEG_TRIE_MAX 32 /* see emit_negated_alt */
 
 /* ---- storage ---------------------------------------------------------- */
 
@@ -145,7 +148,8 @@ static bool store_seq(struct parser *ps, const uint32_t *tmp, uint32_t n, struct
         ps->err = "out of memory";
         return false;
     }
-    memcpy(p->items + p->n_items, tmp, n * sizeof *tmp);
+    if (n)
+        memcpy(p->items + p->n_items, tmp, n * sizeof *tmp);
     out->first = p->n_items;
     out->n = n;
     p->n_items += n;
@@ -367,6 +371,8 @@ static int parse_group(struct parser *ps, bool neg)
         if (neg)
             for (int k = 0; k < 32; k++)
                 set[k] = (uint8_t)~set[k];
+        if (cls_count(set) == 0)
+            p->never = true; /* no byte is left: the signature cannot match */
         p->nodes[id].cls = (uint32_t)c;
         return id;
     }
@@ -385,6 +391,8 @@ static int parse_group(struct parser *ps, bool neg)
     p->nodes[id].alt_first = p->n_alts;
     p->nodes[id].alt_n = n;
     p->nodes[id].neg = neg;
+    if (neg && alts[0].n > NEG_TRIE_MAX)
+        p->scan_superset = true;
     p->n_alts += n;
     return id;
 }
@@ -711,6 +719,7 @@ void ward_pattern_info(const ward_pattern *p, struct ward_pattern_info *info)
     info->has_left_edge = p->left_spec >= 0 || p->left_anchor >= 0;
     info->has_right_edge = p->right_spec >= 0;
     info->never = p->never;
+    info->scan_superset = p->scan_superset;
     info->all_static = !info->has_left_edge && !info->has_right_edge;
     for (uint32_t i = 0; i < p->body.n && info->all_static; i++)
         if (p->nodes[p->items[p->body.first + i]].kind != N_BYTE)
@@ -796,13 +805,38 @@ static void put_repeat(struct emitter *e, uint32_t lo, uint32_t hi)
     put(e, s);
 }
 
-/* lo..hi arbitrary bytes; nothing for none (Vectorscan refuses `.{0}`). */
+/*
+ * lo..hi arbitrary bytes; nothing for none (Vectorscan refuses `.{0}`).
+ * Counts above 65535 (PCRE2's largest) are written as a run of repeats.
+ */
 static void put_gap(struct emitter *e, uint32_t lo, uint32_t hi)
 {
+    const uint32_t most = 65535;
     if (lo == 0 && hi == 0)
         return;
+    while (lo > most && !e->err) {
+        put(e, ".");
+        put_repeat(e, most, most);
+        lo -= most;
+        if (hi != WARD_PAT_INF)
+            hi -= most;
+    }
+    if (hi == WARD_PAT_INF || hi <= most) {
+        if (lo || hi) {
+            put(e, ".");
+            put_repeat(e, lo, hi);
+        }
+        return;
+    }
+    /* lo <= most < hi: the fixed part, then optional runs */
     put(e, ".");
-    put_repeat(e, lo, hi);
+    put_repeat(e, lo, most);
+    for (uint32_t rest = hi - most; rest && !e->err;) {
+        uint32_t k = rest > most ? most : rest;
+        put(e, ".");
+        put_repeat(e, 0, k);
+        rest -= k;
+    }
 }
 
 /* The bytes (B) accepts at the left edge, right edge or in the middle. */
@@ -828,6 +862,7 @@ static void nonalnum_class(uint8_t *set)
 }
 
 static void emit_seq(struct emitter *e, const struct seq *s);
+static void put_gap(struct emitter *e, uint32_t lo, uint32_t hi);
 
 /*
  * The complement of a set of equal-length literal strings, as a regex that
@@ -880,10 +915,32 @@ static void emit_complement(struct emitter *e, uint8_t **strs, uint32_t n, uint3
     put(e, ")");
 }
 
+/* Negations longer than NEG_TRIE_MAX are written as a look-ahead (exact form)
+   and as any bytes (scan form), not as the trie of their complement, whose
+   depth grows with the length. */
+
 static void emit_negated_alt(struct emitter *e, const struct node *n)
 {
     const ward_pattern *p = e->p;
     uint32_t plen = p->alts[n->alt_first].n, w = e->wide ? 2 : 1, len = plen * w;
+    if (plen > NEG_TRIE_MAX) {
+        if (e->exact) {
+            put(e, "(?!(?:");
+            for (uint32_t i = 0; i < n->alt_n; i++) {
+                const struct seq *s = &p->alts[n->alt_first + i];
+                if (i)
+                    put(e, "|");
+                for (uint32_t k = 0; k < plen; k++) {
+                    put_byte(e, p->nodes[p->items[s->first + k]].byte);
+                    if (w == 2)
+                        put(e, "\\x00");
+                }
+            }
+            put(e, "))");
+        }
+        put_gap(e, len, len);
+        return;
+    }
     uint8_t **strs = calloc(n->alt_n, sizeof *strs);
     uint8_t *store = calloc((size_t)n->alt_n, len ? len : 1);
     if (!strs || !store) {
@@ -1321,7 +1378,8 @@ ward_err ward_pattern_emit_part(const ward_pattern *p, unsigned i, ward_buf *out
         /* an edge byte taken by a part is a byte of the gap */
         info->gap_min = info->gap_min > 2 ? info->gap_min - 2 : 0;
     }
-    info->exact = !edges && !both && !(i == 0 && (p->left_spec >= 0 || p->left_anchor >= 0)) &&
+    info->exact = !edges && !both && !p->scan_superset &&
+                  !(i == 0 && (p->left_spec >= 0 || p->left_anchor >= 0)) &&
                   !(i + 1 == count && p->right_spec >= 0);
     return e.err;
 }

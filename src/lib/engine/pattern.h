@@ -50,7 +50,8 @@ struct ward_pattern_info {
     uint32_t max_len;  /* longest match, WARD_PAT_INF when unbounded */
     bool has_left_edge;  /* zero-width test before the start */
     bool has_right_edge; /* zero-width test after the end */
-    bool never;          /* can never match (an impossible {n-m}) */
+    bool never;          /* can never match (an impossible {n-m}, an empty negation) */
+    bool scan_superset;  /* the scan form over-matches: hits need the exact form */
     bool all_static;     /* literal bytes only: ClamAV's Boyer-Moore class */
 };
 
