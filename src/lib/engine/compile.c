@@ -372,7 +372,8 @@ static bool cache_load(ward_db *db, const char *path)
     db->parts = np ? malloc((size_t)np * sizeof *db->parts) : NULL;
     if (np && !db->parts)
         goto out;
-    memcpy(db->parts, parts, (size_t)np * sizeof *db->parts);
+    if (np)
+        memcpy(db->parts, parts, (size_t)np * sizeof *db->parts);
     db->n_parts = db->cap_parts = np;
     for (uint32_t i = 0; i < np; i++) {
         struct body_part *bp = &db->parts[i];
@@ -407,7 +408,7 @@ static void cache_store(ward_db *db, const char *dir, const char *path)
     for (uint32_t i = 0; i < n && ok; i++)
         ok = !ward_buf_putc(&b, db->pats[i].flags);
     ok = ok && !ward_buf_append(&b, &np, 4) &&
-         !ward_buf_append(&b, db->parts, (size_t)np * sizeof *db->parts);
+         (!np || !ward_buf_append(&b, db->parts, (size_t)np * sizeof *db->parts));
     for (uint32_t t = 0; t < WARD_TARGET_COUNT && ok; t++) {
         if (!db->hs[t])
             continue;
