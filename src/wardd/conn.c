@@ -1,16 +1,17 @@
 /*
- * conn.c - one client connection of wardd: reading commands (three
- * framings), sessions, INSTREAM chunks, descriptors passed with FILDES, and
- * writing replies. Runs in the event loop thread only.
+ * conn.c - one client connection of wardd, speaking clamd's protocol as
+ * clamd does (docs/protocol.md): reading commands in three framings,
+ * sessions, INSTREAM chunks, descriptors passed with FILDES, writing
+ * replies, timeouts. Runs in the event loop thread only.
  *
- * Life of a connection outside a session: one command, its reply, then the
- * connection is closed. Inside IDSESSION: commands are read as they come,
- * each runs at once (several may run in parallel), and each reply line is
- * prefixed "N: " with the request's number, in the order replies finish.
+ * Outside a session a connection carries one command; its reply ends it.
+ * Inside IDSESSION commands are read as they come, scans run in parallel,
+ * and each reply is prefixed "N: " with the request's number, in the order
+ * replies finish, each in the framing of its own command.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <event2/event.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,25 @@
 #include "ward_config.h"
 #include "wardd.h"
 
-#define MAX_LINE 4096       /* a command with its path */
+#define MAX_LINE 4102       /* clamd's longest command line (prefix and terminator aside) */
 #define READ_CHUNK 65536
-#define MAX_FDS 16          /* descriptors received and not yet used */
+#define MAX_FD_CHUNKS 16    /* reads that brought descriptors, not yet consumed */
+#define MAX_FDS_PER_READ 8
 
-enum conn_state { ST_CMD, ST_STREAM_LEN, ST_STREAM_DATA, ST_DONE };
+enum conn_state {
+    ST_CMD,         /* waiting for a command */
+    ST_STREAM_LEN,  /* INSTREAM: a chunk length */
+    ST_STREAM_DATA, /* INSTREAM: chunk bytes */
+    ST_FILDES,      /* FILDES: the byte that carries the descriptor */
+    ST_DONE,        /* no more commands: reply, then close */
+};
+
+/* A read that brought descriptors: which input bytes came with them. */
+struct fd_chunk {
+    uint64_t start, end; /* input offsets */
+    int fds[MAX_FDS_PER_READ];
+    unsigned n;
+};
 
 struct conn {
     int fd;
@@ -34,14 +49,19 @@ struct conn {
     struct event *ev_read, *ev_write;
     ward_buf in, out;
     size_t out_off;
-    int fds[MAX_FDS];
-    unsigned n_fds;
+    uint64_t in_base; /* input offset of in.data[0] */
+    struct fd_chunk chunks[MAX_FD_CHUNKS];
+    unsigned n_chunks;
     enum conn_state state;
-    bool session, ending, eof, closed, reading_paused;
-    enum ward_clamd_framing framing;
+    bool session, ending, eof, closed, reading_paused, stalled;
+    bool got_command;     /* a complete command arrived (timeouts change) */
+    bool scan_pending;    /* a path or descriptor scan runs outside a session */
+    bool garbage_said;    /* "Error processing command" sent */
+    enum ward_clamd_framing framing; /* of the command being read (INSTREAM, FILDES) */
     unsigned next_id;
-    unsigned pending;          /* jobs in flight */
-    struct job *stream;        /* INSTREAM being received */
+    unsigned cur_id;      /* id of the command being read (INSTREAM, FILDES) */
+    unsigned pending;     /* jobs in flight */
+    struct job *stream;   /* INSTREAM being received */
     uint32_t chunk_left;
     uint8_t len_buf[4];
     unsigned len_have;
@@ -60,9 +80,9 @@ static struct {
 static void update_events(struct conn *c);
 static void process_input(struct conn *c);
 
-char conn_delim(const struct conn *c)
+char job_delim(const struct job *j)
 {
-    return ward_clamd_delim(c->framing);
+    return ward_clamd_delim(j->framing);
 }
 
 unsigned conn_count(void)
@@ -78,10 +98,25 @@ void conn_setup(struct event_base *base, const struct wardd_cfg *cfg)
 
 /* ---- lifetime ---------------------------------------------------------- */
 
+static void drop_chunks(struct conn *c, uint64_t before)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < c->n_chunks; i++) {
+        struct fd_chunk *ch = &c->chunks[i];
+        if (ch->end <= before) {
+            for (unsigned f = 0; f < ch->n; f++)
+                if (ch->fds[f] >= 0)
+                    close(ch->fds[f]);
+            continue;
+        }
+        c->chunks[k++] = *ch;
+    }
+    c->n_chunks = k;
+}
+
 static void conn_free(struct conn *c)
 {
-    for (unsigned i = 0; i < c->n_fds; i++)
-        close(c->fds[i]);
+    drop_chunks(c, UINT64_MAX);
     ward_buf_free(&c->in);
     ward_buf_free(&c->out);
     free(c);
@@ -118,57 +153,66 @@ static void conn_close(struct conn *c)
 
 /* ---- replies ----------------------------------------------------------- */
 
-/* Queue reply text (lines ended by the delimiter), prefixing "N: " in a session. */
-static void reply(struct conn *c, unsigned id, const char *text, size_t len)
+/* One reply unit, prefixed "N: " in a session, ended by `delim`. */
+static void reply_unit(struct conn *c, unsigned id, const char *text, size_t len, char delim)
 {
     if (c->closed)
         return;
-    char delim = conn_delim(c);
-    if (!id) {
-        (void)!ward_buf_append(&c->out, text, len);
-    } else {
-        size_t start = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (text[i] != delim)
-                continue;
-            (void)!ward_buf_printf(&c->out, "%u: ", id);
-            (void)!ward_buf_append(&c->out, text + start, i + 1 - start);
-            start = i + 1;
-        }
-    }
-    update_events(c);
+    if (id)
+        (void)!ward_buf_printf(&c->out, "%u: ", id);
+    (void)!ward_buf_append(&c->out, text, len);
+    (void)!ward_buf_putc(&c->out, (uint8_t)delim);
 }
 
-static void replyf(struct conn *c, unsigned id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void replyf(struct conn *c, unsigned id, enum ward_clamd_framing f, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void replyf(struct conn *c, unsigned id, const char *fmt, ...)
+static void replyf(struct conn *c, unsigned id, enum ward_clamd_framing f, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
-    if ((size_t)n > sizeof buf - 2)
-        n = sizeof buf - 2;
-    buf[n++] = conn_delim(c);
-    reply(c, id, buf, (size_t)n);
+    reply_unit(c, id, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1,
+               ward_clamd_delim(f));
+    update_events(c);
 }
 
-/* A job finished in a worker: send its reply (loop thread). */
+/* A job finished in a worker: send its lines, each a reply unit (loop thread). */
 static void finish_job(struct job *j)
 {
     struct conn *c = j->conn;
     c->pending--;
-    if (!c->closed)
-        reply(c, j->id, (const char *)j->reply.data, j->reply.len);
+    if (!c->closed) {
+        char d = job_delim(j);
+        const char *p = (const char *)j->reply.data, *end = p + j->reply.len;
+        while (p && p < end) {
+            const char *e = memchr(p, d, (size_t)(end - p));
+            size_t n = e ? (size_t)(e - p) : (size_t)(end - p);
+            reply_unit(c, j->id, p, n, d);
+            p = e ? e + 1 : end;
+        }
+        if (j->kind != JOB_STREAM)
+            c->scan_pending = false;
+    }
     job_free(j);
     if (c->closed && c->pending == 0)
         conn_free(c);
     else if (!c->closed)
         update_events(c);
+}
+
+/* Bytes after a scan command outside a session: clamd says so before the result. */
+static void garbage_after_command(struct conn *c)
+{
+    if (c->garbage_said || !c->scan_pending)
+        return;
+    c->garbage_said = true;
+    ward_log(WARD_LOG_WARNING, "client sent garbage after its last command");
+    replyf(c, 0, c->framing, "Error processing command. ERROR");
 }
 
 /* ---- submitting work ---------------------------------------------------- */
@@ -209,7 +253,7 @@ void conn_pump_waiting(void)
 }
 
 static struct job *new_job(struct conn *c, enum job_kind kind, enum ward_clamd_kind cmd,
-                           unsigned id)
+                           unsigned id, enum ward_clamd_framing framing)
 {
     struct job *j = calloc(1, sizeof *j);
     if (!j)
@@ -218,6 +262,7 @@ static struct job *new_job(struct conn *c, enum job_kind kind, enum ward_clamd_k
     j->cmd = cmd;
     j->conn = c;
     j->id = id;
+    j->framing = framing;
     j->fd = -1;
     ward_buf_init(&j->reply, 1 << 24);
     ward_tmpspool_init(&j->stream, L.cfg->stream_max_length, 16u << 20, L.cfg->tmp_dir);
@@ -226,7 +271,7 @@ static struct job *new_job(struct conn *c, enum job_kind kind, enum ward_clamd_k
 
 /* ---- commands ----------------------------------------------------------- */
 
-static void stats_reply(struct conn *c, unsigned id)
+static void stats_reply(struct conn *c, unsigned id, enum ward_clamd_framing f)
 {
     unsigned live, idle, max, queued;
     pool_stats(&live, &idle, &max, &queued);
@@ -234,24 +279,26 @@ static void stats_reply(struct conn *c, unsigned id)
     if (wardd_cache())
         ward_vcache_get_stats(wardd_cache(), &vs);
     char text[2048];
-    char d = conn_delim(c);
-    int n = snprintf(text, sizeof text,
-                     "POOLS: 1\n\nSTATE: VALID PRIMARY\nTHREADS: live %u  idle %u max %u "
-                     "idle-timeout %u\nQUEUE: %u items\n\tSTATS 0.000000 \n\n"
-                     "CACHE: entries %zu capacity %zu hits %llu misses %llu hit-rate %.1f%%\n"
-                     "SCANS: %llu infected %llu errors %llu connections %llu\n"
-                     "MEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 "
-                     "pools_used N/A pools_total N/A\nEND%c",
-                     live, idle, max, L.cfg->idle_timeout, queued, vs.entries, vs.capacity,
-                     (unsigned long long)vs.hits, (unsigned long long)vs.misses,
-                     vs.hits + vs.misses ? 100.0 * (double)vs.hits / (double)(vs.hits + vs.misses)
-                                         : 0.0,
-                     (unsigned long long)wardd_stats.scans,
-                     (unsigned long long)wardd_stats.infected,
-                     (unsigned long long)wardd_stats.errors,
-                     (unsigned long long)wardd_stats.connections, d);
+    double rate = vs.hits + vs.misses
+                      ? 100.0 * (double)vs.hits / (double)(vs.hits + vs.misses)
+                      : 0.0;
+    /* clamd's layout line by line (clamdtop reads it); Ward's own lines before END */
+    int n = snprintf(
+        text, sizeof text,
+        "POOLS: 1\n\nSTATE: VALID PRIMARY\nTHREADS: live %u  idle %u max %u idle-timeout %u\n"
+        "QUEUE: %u items\n\tSTATS 0.000000 \n\n"
+        "MEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used N/A "
+        "pools_total N/A\n"
+        "CACHE: entries %zu capacity %zu hits %llu misses %llu hit-rate %.1f%%\n"
+        "SCANS: %llu infected %llu errors %llu connections %llu\nEND",
+        live, idle, max, L.cfg->idle_timeout, queued, vs.entries, vs.capacity,
+        (unsigned long long)vs.hits, (unsigned long long)vs.misses, rate,
+        (unsigned long long)wardd_stats.scans, (unsigned long long)wardd_stats.infected,
+        (unsigned long long)wardd_stats.errors, (unsigned long long)wardd_stats.connections);
     if (n > 0)
-        reply(c, id, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+        reply_unit(c, id, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1,
+                   ward_clamd_delim(f));
+    update_events(c);
 }
 
 static void version_text(char *out, size_t cap)
@@ -261,110 +308,118 @@ static void version_text(char *out, size_t cap)
     snprintf(out, cap, "Ward %s/%s", WARD_VERSION, db);
 }
 
-/* After a command outside a session the connection ends with its reply. */
-static void one_shot(struct conn *c)
+/* The command ended the connection's commands (outside a session, or END). */
+static void no_more_commands(struct conn *c)
 {
-    if (!c->session)
-        c->state = ST_DONE;
+    c->state = ST_DONE;
 }
 
 static void do_command(struct conn *c, const struct ward_clamd_cmd *cmd)
 {
     __atomic_add_fetch(&wardd_stats.commands, 1, __ATOMIC_RELAXED);
-    if (!c->session)
-        c->framing = cmd->framing;
+    c->got_command = true;
+    enum ward_clamd_framing f = cmd->framing;
+    if (c->session && cmd->kind == WARD_CLAMD_END) {
+        c->ending = true;
+        no_more_commands(c);
+        update_events(c);
+        return;
+    }
     unsigned id = c->session ? ++c->next_id : 0;
+    if (c->session && !ward_clamd_session_ok(cmd->kind)) {
+        replyf(c, id, f, "Command invalid inside IDSESSION. ERROR");
+        c->ending = true;
+        no_more_commands(c);
+        update_events(c);
+        return;
+    }
     char text[512];
     switch (cmd->kind) {
     case WARD_CLAMD_PING:
-        replyf(c, id, "PONG");
+        replyf(c, id, f, "PONG");
         break;
     case WARD_CLAMD_VERSION:
         version_text(text, sizeof text);
-        replyf(c, id, "%s", text);
+        replyf(c, id, f, "%s", text);
         break;
     case WARD_CLAMD_VERSIONCOMMANDS:
         version_text(text, sizeof text);
-        replyf(c, id, "%s| COMMANDS: SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION "
-                      "END SHUTDOWN MULTISCAN FILDES STATS IDSESSION INSTREAM DETSTATSCLEAR "
-                      "DETSTATS ALLMATCHSCAN",
+        replyf(c, id, f,
+               "%s| COMMANDS: SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END "
+               "SHUTDOWN MULTISCAN FILDES STATS IDSESSION INSTREAM DETSTATSCLEAR DETSTATS "
+               "ALLMATCHSCAN",
                text);
         break;
     case WARD_CLAMD_STATS:
-        stats_reply(c, id);
+        stats_reply(c, id, f);
         break;
     case WARD_CLAMD_RELOAD:
         wardd_db_request_reload("RELOAD command");
-        replyf(c, id, "RELOADING");
+        replyf(c, id, f, "RELOADING");
         break;
     case WARD_CLAMD_SHUTDOWN:
-        ward_log(WARD_LOG_NOTICE, "SHUTDOWN command received");
+    case WARD_CLAMD_QUIT:
+        ward_log(WARD_LOG_NOTICE, "%s command received", ward_clamd_kind_name(cmd->kind));
         loop_request_stop();
         break;
+    case WARD_CLAMD_DETSTATS:
+    case WARD_CLAMD_DETSTATSCLEAR:
+        break; /* clamd answers nothing and closes */
     case WARD_CLAMD_IDSESSION:
-        if (c->session) {
-            replyf(c, id, "Command invalid inside IDSESSION. ERROR");
-            break;
-        }
         c->session = true;
-        c->framing = cmd->framing;
-        return;
-    case WARD_CLAMD_END:
-        if (c->session)
-            c->ending = true;
-        c->state = ST_DONE;
         return;
     case WARD_CLAMD_SCAN:
     case WARD_CLAMD_CONTSCAN:
     case WARD_CLAMD_MULTISCAN:
     case WARD_CLAMD_ALLMATCHSCAN: {
-        struct job *j = new_job(c, JOB_PATH, cmd->kind, id);
-        if (!j || !(j->path = strndup(cmd->arg ? cmd->arg : "", cmd->arg_len))) {
+        struct job *j = new_job(c, JOB_PATH, cmd->kind, id, f);
+        if (!j || !(j->path = strndup(cmd->arg, cmd->arg_len))) {
             job_free(j);
-            replyf(c, id, "Can't allocate memory ERROR");
+            replyf(c, id, f, "Can't allocate memory ERROR");
             break;
         }
+        if (!c->session)
+            c->scan_pending = true;
         submit(c, j);
         break;
     }
     case WARD_CLAMD_INSTREAM: {
-        struct job *j = new_job(c, JOB_STREAM, cmd->kind, id);
+        struct job *j = new_job(c, JOB_STREAM, cmd->kind, id, f);
         if (!j) {
-            replyf(c, id, "Can't allocate memory ERROR");
+            replyf(c, id, f, "Can't allocate memory ERROR");
             break;
         }
         c->stream = j;
         c->state = ST_STREAM_LEN;
         c->len_have = 0;
-        return; /* the command continues with its chunks */
+        return; /* the command goes on with its chunks */
     }
-    case WARD_CLAMD_FILDES: {
-        if (!c->unix_sock || c->n_fds == 0) {
-            replyf(c, id, "No file descriptor received. ERROR");
-            break;
-        }
-        struct job *j = new_job(c, JOB_FD, cmd->kind, id);
-        if (!j) {
-            replyf(c, id, "Can't allocate memory ERROR");
-            break;
-        }
-        j->fd = c->fds[0];
-        memmove(c->fds, c->fds + 1, (c->n_fds - 1) * sizeof *c->fds);
-        c->n_fds--;
-        submit(c, j);
-        break;
-    }
-    case WARD_CLAMD_DETSTATSCLEAR:
-    case WARD_CLAMD_DETSTATS:
+    case WARD_CLAMD_FILDES:
+        c->state = ST_FILDES;
+        c->cur_id = id;
+        c->framing = f;
+        return; /* the descriptor comes with the next byte */
+    case WARD_CLAMD_END:
     case WARD_CLAMD_UNKNOWN:
     default:
-        replyf(c, id, "UNKNOWN COMMAND");
+        replyf(c, id, f, "UNKNOWN COMMAND");
         break;
     }
-    one_shot(c);
+    if (!c->session)
+        no_more_commands(c);
 }
 
 /* ---- reading ------------------------------------------------------------ */
+
+static void consume(struct conn *c, size_t n)
+{
+    ward_buf *in = &c->in;
+    memmove(in->data, in->data + n, in->len - n);
+    in->len -= n;
+    in->data[in->len] = 0;
+    c->in_base += n;
+    drop_chunks(c, c->in_base);
+}
 
 static void stream_chunk_len(struct conn *c)
 {
@@ -376,91 +431,137 @@ static void stream_chunk_len(struct conn *c)
         c->stream = NULL;
         c->state = ST_CMD;
         submit(c, j);
-        one_shot(c);
+        if (!c->session)
+            no_more_commands(c);
         return;
     }
+    /* clamd checks each chunk's length against what is left, before its data */
     if ((uint64_t)len > j->stream.cap - j->stream.size) {
-        /* clamd's reply, then the connection ends: the rest is not read. */
-        unsigned id = j->id;
-        job_free(j);
+        ward_log(WARD_LOG_WARNING, "INSTREAM: size limit reached (requested %u, max %llu)",
+                 len, (unsigned long long)(j->stream.cap - j->stream.size));
         c->stream = NULL;
-        replyf(c, id, "INSTREAM size limit exceeded. ERROR");
-        ward_log(WARD_LOG_INFO, "INSTREAM: size limit exceeded");
-        c->session = false;
-        c->state = ST_DONE;
+        replyf(c, j->id, j->framing, "INSTREAM size limit exceeded. ERROR");
+        job_free(j);
+        c->ending = true;
+        no_more_commands(c);
         return;
     }
     c->chunk_left = len;
     c->state = ST_STREAM_DATA;
 }
 
+/* The read that brought input offset `off`, or NULL. */
+static struct fd_chunk *chunk_at(struct conn *c, uint64_t off)
+{
+    for (unsigned i = 0; i < c->n_chunks; i++)
+        if (c->chunks[i].start <= off && off < c->chunks[i].end)
+            return &c->chunks[i];
+    return NULL;
+}
+
+/* FILDES: the byte after the command carries exactly one descriptor. */
+static void fildes_byte(struct conn *c)
+{
+    struct fd_chunk *ch = chunk_at(c, c->in_base);
+    int fd = -1;
+    if (ch && ch->n == 1 && ch->fds[0] >= 0) {
+        fd = ch->fds[0];
+        ch->fds[0] = -1; /* the job owns it now */
+    }
+    consume(c, 1);
+    c->state = c->session ? ST_CMD : ST_DONE;
+    if (fd < 0) {
+        replyf(c, c->cur_id, c->framing, "No file descriptor received. ERROR");
+        return;
+    }
+    struct job *j = new_job(c, JOB_FD, WARD_CLAMD_FILDES, c->cur_id, c->framing);
+    if (!j) {
+        close(fd);
+        replyf(c, c->cur_id, c->framing, "Can't allocate memory ERROR");
+        return;
+    }
+    j->fd = fd;
+    if (!c->session)
+        c->scan_pending = true;
+    submit(c, j);
+}
+
+/* A descriptor that came with the command's own bytes and nothing after: clamd's error. */
+static bool fildes_fd_too_early(struct conn *c, uint64_t cmd_end)
+{
+    for (unsigned i = 0; i < c->n_chunks; i++) {
+        const struct fd_chunk *ch = &c->chunks[i];
+        if (ch->n && ch->end == cmd_end && ch->start < cmd_end)
+            return true;
+    }
+    return false;
+}
+
 static void process_input(struct conn *c)
 {
-    while (!c->closed && !c->reading_paused) {
+    while (!c->closed && !c->reading_paused && !c->stalled) {
         ward_buf *in = &c->in;
         if (c->state == ST_DONE) {
-            ward_buf_reset(in);
+            /* bytes after the last command */
+            if (in->len)
+                garbage_after_command(c);
+            if (in->len)
+                consume(c, in->len);
             return;
         }
+        if (in->len == 0)
+            return;
         if (c->state == ST_STREAM_LEN) {
-            if (in->len == 0)
-                return;
             size_t take = 4 - c->len_have < in->len ? 4 - c->len_have : in->len;
             memcpy(c->len_buf + c->len_have, in->data, take);
             c->len_have += (unsigned)take;
-            memmove(in->data, in->data + take, in->len - take);
-            in->len -= take;
+            consume(c, take);
             if (c->len_have == 4)
                 stream_chunk_len(c);
             continue;
         }
         if (c->state == ST_STREAM_DATA) {
-            if (in->len == 0)
-                return;
             size_t take = c->chunk_left < in->len ? c->chunk_left : in->len;
             if (ward_tmpspool_write(&c->stream->stream, in->data, take)) {
-                unsigned id = c->stream->id;
-                job_free(c->stream);
+                struct job *j = c->stream;
                 c->stream = NULL;
-                replyf(c, id, "Can't write to temporary file ERROR");
-                c->state = ST_DONE;
+                replyf(c, j->id, j->framing, "Can't write to temporary file ERROR");
+                job_free(j);
+                c->ending = true;
+                no_more_commands(c);
                 return;
             }
-            memmove(in->data, in->data + take, in->len - take);
-            in->len -= take;
+            consume(c, take);
             c->chunk_left -= (uint32_t)take;
             if (c->chunk_left == 0)
                 c->state = ST_STREAM_LEN;
             continue;
         }
+        if (c->state == ST_FILDES) {
+            fildes_byte(c);
+            continue;
+        }
         /* ST_CMD */
         struct ward_clamd_cmd cmd;
         size_t used = 0;
-        enum ward_clamd_parse_result r =
-            ward_clamd_parse(in->data ? in->data : (const uint8_t *)"", in->len, MAX_LINE,
-                             &cmd, &used);
-        if (r == WARD_CLAMD_NEED_MORE && c->eof && in->len && !c->session) {
-            /* "CMD" then a closed write side: clamd takes it as the command. */
-            if (ward_buf_putc(in, cmd.framing == WARD_CLAMD_Z ? '\0' : '\n'))
+        enum ward_clamd_parse_result r = ward_clamd_parse(in->data, in->len, MAX_LINE, &cmd,
+                                                          &used);
+        if (r == WARD_CLAMD_LEGACY_LINE) {
+            if (c->session) {
+                /* clamd gives an unprefixed line in a session no answer at all */
+                c->stalled = true;
                 return;
-            continue;
-        }
-        if (r == WARD_CLAMD_NEED_MORE)
+            }
+            ward_clamd_parse_legacy(in->data, in->len, &cmd, &used);
+        } else if (r == WARD_CLAMD_NEED_MORE) {
             return;
-        if (r == WARD_CLAMD_TOO_LONG) {
-            replyf(c, 0, "COMMAND READ TIMED OUT");
-            c->state = ST_DONE;
+        } else if (r == WARD_CLAMD_TOO_LONG) {
+            ward_log(WARD_LOG_WARNING, "command line too long: closing");
+            conn_close(c);
             return;
         }
-        if (c->session && (cmd.kind == WARD_CLAMD_IDSESSION || cmd.kind == WARD_CLAMD_SHUTDOWN ||
-                           cmd.kind == WARD_CLAMD_RELOAD)) {
-            unsigned id = ++c->next_id;
-            replyf(c, id, "Command invalid inside IDSESSION. ERROR");
-            memmove(in->data, in->data + used, in->len - used);
-            in->len -= used;
-            continue;
-        }
-        /* Copy out what the command refers to before the buffer moves. */
+        uint64_t cmd_end = c->in_base + used;
+        /* copy what the command refers to before the buffer moves */
         char arg[MAX_LINE + 1];
         size_t arg_len = cmd.arg_len < MAX_LINE ? cmd.arg_len : MAX_LINE;
         if (cmd.arg)
@@ -469,9 +570,23 @@ static void process_input(struct conn *c)
         struct ward_clamd_cmd local = cmd;
         local.arg = cmd.arg ? arg : NULL;
         local.arg_len = arg_len;
-        memmove(in->data, in->data + used, in->len - used);
-        in->len -= used;
+        bool cr = cmd.trailing_cr;
+        if (cmd.kind == WARD_CLAMD_FILDES && fildes_fd_too_early(c, cmd_end)) {
+            consume(c, used);
+            reply_unit(c, 0, "PROTOCOL ERROR: ancillary data sent without FILDES. ERROR",
+                       57, '\0');
+            reply_unit(c, 0, "Error processing command. ERROR", 31, '\0');
+            c->ending = true;
+            no_more_commands(c);
+            update_events(c);
+            return;
+        }
+        consume(c, used);
         do_command(c, &local);
+        if (cr && !c->session) {
+            c->framing = local.framing;
+            garbage_after_command(c);
+        }
     }
 }
 
@@ -479,19 +594,14 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
-    if (c->in.len >= MAX_LINE + READ_CHUNK) {
-        /* the parser keeps at most a line; more unparsed bytes mean a stuck peer */
-        process_input(c);
-        if (c->in.len >= MAX_LINE + READ_CHUNK)
-            return;
-    }
     if (ward_buf_reserve(&c->in, READ_CHUNK)) {
+        /* the parser keeps at most a command line: more means a stuck peer */
         conn_close(c);
         return;
     }
     struct iovec iov = {c->in.data + c->in.len, READ_CHUNK};
     union {
-        char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_READ)];
         struct cmsghdr align;
     } ctl;
     struct msghdr msg = {0};
@@ -508,37 +618,56 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         conn_close(c);
         return;
     }
+    struct fd_chunk ch = {c->in_base + c->in.len, c->in_base + c->in.len + (uint64_t)n, {0}, 0};
     for (struct cmsghdr *cm = msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : NULL; cm;
          cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
         size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        int *fds = (int *)CMSG_DATA(cm);
-        for (size_t i = 0; i < k; i++) {
-            if (c->n_fds < MAX_FDS)
-                c->fds[c->n_fds++] = fds[i];
+        int fds[MAX_FDS_PER_READ];
+        memcpy(fds, CMSG_DATA(cm), (k < MAX_FDS_PER_READ ? k : MAX_FDS_PER_READ) * sizeof(int));
+        for (size_t i = 0; i < k && i < MAX_FDS_PER_READ; i++) {
+            if (ch.n < MAX_FDS_PER_READ && n > 0)
+                ch.fds[ch.n++] = fds[i];
             else
                 close(fds[i]);
         }
     }
+    if (ch.n) {
+        if (c->n_chunks < MAX_FD_CHUNKS) {
+            c->chunks[c->n_chunks++] = ch;
+        } else {
+            for (unsigned i = 0; i < ch.n; i++)
+                close(ch.fds[i]);
+        }
+    }
     c->last_io = time(NULL);
+    bool first = c->in_base == 0 && c->in.len == 0;
     if (n == 0) {
         c->eof = true;
-        event_del(c->ev_read);
+        if (c->ev_read)
+            event_del(c->ev_read);
     } else {
         c->in.len += (size_t)n;
         c->in.data[c->in.len] = 0;
     }
+    (void)first;
     process_input(c);
     if (c->closed)
         return;
-    if (c->eof && c->pending == 0 && c->out.len == c->out_off &&
-        (c->state != ST_CMD || c->session || c->in.len == 0)) {
-        /* nothing more can come and nothing is owed */
-        if (c->state == ST_STREAM_DATA || c->state == ST_STREAM_LEN || c->in.len == 0 ||
-            c->session)
-            conn_close(c);
+    if (c->eof) {
+        /* Nothing more can come: an unfinished command is dropped without a reply;
+           what is running or owed is still sent, then the connection ends. */
+        if (c->state != ST_DONE) {
+            if (c->stream) {
+                job_free(c->stream);
+                c->stream = NULL;
+            }
+            c->ending = true;
+            c->state = ST_DONE;
+        }
     }
+    update_events(c);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -572,7 +701,7 @@ static void update_events(struct conn *c)
     if (c->closed)
         return;
     bool owed = c->out_off < c->out.len;
-    if (!owed && c->pending == 0 && (c->state == ST_DONE || c->ending) && !c->stream) {
+    if (!owed && c->pending == 0 && c->state == ST_DONE && !c->stream) {
         conn_close(c);
         return;
     }
@@ -580,7 +709,8 @@ static void update_events(struct conn *c)
         event_add(c->ev_write, NULL);
     else
         event_del(c->ev_write);
-    bool want_read = !c->eof && !c->reading_paused && c->state != ST_DONE && !c->ending;
+    /* keep reading after the last command too: garbage is reported, EOF noticed */
+    bool want_read = !c->eof && !c->reading_paused && !c->ending;
     if (want_read)
         event_add(c->ev_read, NULL);
     else
@@ -593,15 +723,20 @@ void conn_sweep(void)
     time_t now = time(NULL);
     for (struct conn *c = L.all, *next; c; c = next) {
         next = c->next;
-        if (c->pending || c->out_off < c->out.len)
+        if (c->pending || c->out_off < c->out.len || c->state == ST_DONE)
             continue; /* working for it, or waiting for it to read */
-        bool idle_in_session = c->session && c->state == ST_CMD && c->in.len == 0;
-        unsigned limit = idle_in_session ? L.cfg->idle_timeout : L.cfg->read_timeout;
+        /* before the first command: idle_timeout; after one: read_timeout */
+        unsigned limit = c->got_command ? L.cfg->read_timeout : L.cfg->idle_timeout;
         if (limit && now - c->last_io >= (time_t)limit) {
-            ward_log(WARD_LOG_INFO, "closing a connection idle for %u s", limit);
-            if (!idle_in_session && c->state == ST_CMD)
-                replyf(c, 0, "COMMAND READ TIMED OUT");
-            conn_close(c);
+            ward_log(WARD_LOG_INFO, "closing a connection silent for %u s", limit);
+            reply_unit(c, 0, "COMMAND READ TIMED OUT", 22, '\n');
+            c->ending = true;
+            c->state = ST_DONE;
+            if (c->stream) {
+                job_free(c->stream);
+                c->stream = NULL;
+            }
+            update_events(c);
         }
     }
 }
@@ -611,9 +746,10 @@ void conn_drain_all(void)
 {
     for (struct conn *c = L.all, *next; c; c = next) {
         next = c->next;
-        if (c->pending == 0 && c->out_off == c->out.len)
+        if (c->pending == 0 && c->out_off == c->out.len) {
             conn_close(c);
-        else {
+        } else {
+            c->ending = true;
             c->state = ST_DONE;
             update_events(c);
         }

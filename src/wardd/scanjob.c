@@ -1,8 +1,14 @@
 /*
  * scanjob.c - what SCAN, CONTSCAN, MULTISCAN, ALLMATCHSCAN, INSTREAM and
- * FILDES do in a worker thread, and the reply lines they produce, as clamd
- * words them:
+ * FILDES do in a worker thread, and the reply lines they produce, worded as
+ * clamd words them (docs/protocol.md):
  *     PATH: NAME FOUND        PATH: OK        PATH: MESSAGE ERROR
+ *
+ * SCAN of a tree stops at the first infected file, CONTSCAN and MULTISCAN
+ * go on (MULTISCAN scanning files in parallel), ALLMATCHSCAN stops at the
+ * first infected file and reports every signature that matches it. Clean
+ * files are not listed; a tree with nothing found and no error is one line
+ * "PATH: OK". Replies name the file scanned, not the member inside it.
  *
  * Objects Ward could not fully scan (encrypted, over a limit, corrupted) are
  * not reported OK: they are reported FOUND with a Heuristics name, as clamd
@@ -27,7 +33,7 @@ struct multi {
     bool found;
 };
 
-/* What one scan found: the first line and whether anything was found. */
+/* What one scan found. */
 struct collect {
     ward_buf *out;
     const char *shown; /* the name clamd uses in the reply */
@@ -55,9 +61,10 @@ static bool on_finding(void *ctx, const struct ward_finding *f)
         return false;
     (void)!ward_buf_printf(c->out, "%s: %s FOUND%c", c->shown, name ? name : "?", c->delim);
     c->found++;
-    if (f->verdict == WARD_VERDICT_NOT_SCANNED)
-        ward_log(WARD_LOG_INFO, "%s: not scanned (%s: %s)", c->shown,
-                 ward_reason_name(f->reason), f->name ? f->name : "");
+    ward_log(WARD_LOG_NOTICE, "%s: %s FOUND%s%s%s", c->shown, name ? name : "?",
+             f->verdict == WARD_VERDICT_NOT_SCANNED ? " (not scanned: " : "",
+             f->verdict == WARD_VERDICT_NOT_SCANNED ? ward_reason_name(f->reason) : "",
+             f->verdict == WARD_VERDICT_NOT_SCANNED ? ")" : "");
     return c->all;
 }
 
@@ -72,45 +79,42 @@ static void scan_opts(struct ward_scan_opts *o, struct collect *c, bool all, boo
     o->ctx = c;
 }
 
-static char reply_delim(const struct job *j);
-
-/* Scan one open file; appends FOUND lines; returns how many. */
-static unsigned scan_fd(struct job *j, ward_scanner *sc, int fd, const char *shown, bool all,
-                        ward_buf *out)
-{
-    struct collect c = {out, shown, reply_delim(j), all, 0};
-    struct ward_scan_opts o;
-    scan_opts(&o, &c, all, false);
-    struct ward_scan_result res;
-    struct ward_diag d;
-    if (ward_scan_fd(sc, fd, shown, &o, &res, &d)) {
-        (void)!ward_buf_printf(out, "%s: %s ERROR%c", shown, d.msg, reply_delim(j));
-        __atomic_add_fetch(&wardd_stats.errors, 1, __ATOMIC_RELAXED);
-        return 0;
-    }
-    __atomic_add_fetch(&wardd_stats.scans, 1, __ATOMIC_RELAXED);
-    if (c.found)
-        __atomic_add_fetch(&wardd_stats.infected, 1, __ATOMIC_RELAXED);
-    return c.found;
-}
-
 static void error_line(ward_buf *out, const char *path, const char *msg, char delim)
 {
     (void)!ward_buf_printf(out, "%s: %s ERROR%c", path, msg, delim);
     __atomic_add_fetch(&wardd_stats.errors, 1, __ATOMIC_RELAXED);
 }
 
-/* Scan a path (file or tree). Returns -1 on an error line, else files found. */
+/* Scan one open file; appends FOUND lines; returns how many, or -1 on an error line. */
+static int scan_fd(struct job *j, ward_scanner *sc, int fd, const char *shown, bool all,
+                   ward_buf *out)
+{
+    struct collect c = {out, shown, job_delim(j), all, 0};
+    struct ward_scan_opts o;
+    scan_opts(&o, &c, all, false);
+    struct ward_scan_result res;
+    struct ward_diag d;
+    if (ward_scan_fd(sc, fd, shown, &o, &res, &d)) {
+        error_line(out, shown, d.msg, job_delim(j));
+        return -1;
+    }
+    __atomic_add_fetch(&wardd_stats.scans, 1, __ATOMIC_RELAXED);
+    if (c.found)
+        __atomic_add_fetch(&wardd_stats.infected, 1, __ATOMIC_RELAXED);
+    return (int)c.found;
+}
+
 static int scan_file_path(struct job *j, ward_scanner *sc, const char *path, bool all,
                           ward_buf *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        error_line(out, path, errno == EACCES ? "Access denied." : strerror(errno),
-                   reply_delim(j));
+        error_line(out, path, errno == EACCES || errno == EPERM ? "Access denied."
+                                                                : strerror(errno),
+                   job_delim(j));
         return -1;
     }
-    int n = (int)scan_fd(j, sc, fd, path, all, out);
+    int n = scan_fd(j, sc, fd, path, all, out);
     close(fd);
     return n;
 }
@@ -125,26 +129,56 @@ struct tree {
 
 static void multi_file_done(struct multi *m, struct job *file);
 
+static void path_error(struct tree *t, const char *path, int err)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "File path check failure: %s.", strerror(err));
+    error_line(&t->j->reply, path, msg, job_delim(t->j));
+    t->errors++;
+}
+
+static void queue_file(struct tree *t, const char *path)
+{
+    struct job *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return;
+    }
+    f->kind = JOB_MULTI_FILE;
+    f->cmd = t->j->cmd;
+    f->framing = t->j->framing;
+    f->conn = t->j->conn;
+    f->id = t->j->id;
+    f->fd = -1;
+    f->multi = t->multi;
+    ward_buf_init(&f->reply, 1 << 20);
+    ward_tmpspool_init(&f->stream, 0, 0, NULL);
+    pthread_mutex_lock(&t->multi->lock);
+    t->multi->pending++;
+    pthread_mutex_unlock(&t->multi->lock);
+    pool_submit_force(f);
+}
+
+/* Walk a directory in readdir order; symlinks, FIFOs and devices inside are skipped. */
 static void walk(struct tree *t, const char *dir, unsigned depth)
 {
     if (depth > 256)
         return;
     DIR *d = opendir(dir);
     if (!d) {
-        error_line(&t->j->reply, dir, errno == EACCES ? "Access denied." : strerror(errno),
-                   reply_delim(t->j));
-        t->errors++;
+        path_error(t, dir, errno);
         return;
     }
     struct dirent *de;
+    size_t dlen = strlen(dir);
+    bool slash = dlen && dir[dlen - 1] == '/';
     while ((de = readdir(d)) != NULL) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (t->stop_at_first && t->found)
             break;
         char path[PATH_MAX];
-        int n = snprintf(path, sizeof path, "%s%s%s", dir,
-                         dir[strlen(dir) - 1] == '/' ? "" : "/", de->d_name);
+        int n = snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", de->d_name);
         if (n < 0 || (size_t)n >= sizeof path)
             continue;
         struct stat st;
@@ -154,23 +188,7 @@ static void walk(struct tree *t, const char *dir, unsigned depth)
             walk(t, path, depth + 1);
         } else if (S_ISREG(st.st_mode)) {
             if (t->multi) {
-                struct job *f = calloc(1, sizeof *f);
-                if (!f || !(f->path = strdup(path))) {
-                    free(f);
-                    continue;
-                }
-                f->kind = JOB_MULTI_FILE;
-                f->cmd = t->j->cmd;
-                f->conn = t->j->conn;
-                f->id = t->j->id;
-                f->fd = -1;
-                f->multi = t->multi;
-                ward_buf_init(&f->reply, 1 << 20);
-                ward_tmpspool_init(&f->stream, 0, 0, NULL);
-                pthread_mutex_lock(&t->multi->lock);
-                t->multi->pending++;
-                pthread_mutex_unlock(&t->multi->lock);
-                pool_submit_force(f);
+                queue_file(t, path);
                 continue;
             }
             int r = scan_file_path(t->j, t->sc, path, t->all, &t->j->reply);
@@ -179,38 +197,25 @@ static void walk(struct tree *t, const char *dir, unsigned depth)
             else if (r < 0)
                 t->errors++;
         }
-        /* symlinks, sockets, devices and fifos inside a tree are skipped, as clamd does */
     }
     closedir(d);
 }
 
-static char reply_delim(const struct job *j)
-{
-    return conn_delim(j->conn);
-}
-
 static void run_path(struct job *j, ward_scanner *sc)
 {
-    char delim = reply_delim(j);
+    char delim = job_delim(j);
     const char *path = j->path;
+    struct tree t = {j, sc, j->cmd == WARD_CLAMD_SCAN || j->cmd == WARD_CLAMD_ALLMATCHSCAN,
+                     j->cmd == WARD_CLAMD_ALLMATCHSCAN, 0, 0, NULL};
     struct stat st;
-    if (!path || path[0] != '/') {
-        /* clamd wants absolute paths: the client's working directory is not ours */
-        error_line(&j->reply, path ? path : "", "File path check failure: Relative paths are "
-                   "not allowed.", delim);
+    /* A symlink given by name is followed (clamd, with its Follow options off,
+       answers OK without scanning it: Ward does not skip what it is asked). */
+    if (stat(path, &st) != 0) {
+        path_error(&t, path, errno);
         loop_complete(j);
         return;
     }
-    if (lstat(path, &st) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "File path check failure: %s.", strerror(errno));
-        error_line(&j->reply, path, msg, delim);
-        loop_complete(j);
-        return;
-    }
-    bool all = j->cmd == WARD_CLAMD_ALLMATCHSCAN;
     if (S_ISDIR(st.st_mode)) {
-        struct tree t = {j, sc, j->cmd == WARD_CLAMD_SCAN, all, 0, 0, NULL};
         if (j->cmd == WARD_CLAMD_MULTISCAN) {
             struct multi *m = calloc(1, sizeof *m);
             if (m) {
@@ -219,19 +224,23 @@ static void run_path(struct job *j, ward_scanner *sc)
                 m->pending = 1; /* the walk itself */
                 t.multi = m;
                 walk(&t, path, 0);
+                if (t.errors)
+                    m->found = true; /* an error line stands instead of OK */
                 multi_file_done(m, NULL);
                 return;
             }
         }
         walk(&t, path, 0);
-        if (!t.found && !t.errors)
+        if (!t.found && (!t.errors || j->cmd != WARD_CLAMD_MULTISCAN))
             (void)!ward_buf_printf(&j->reply, "%s: OK%c", path, delim);
-    } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-        int r = scan_file_path(j, sc, path, all, &j->reply);
+    } else if (S_ISREG(st.st_mode)) {
+        int r = scan_file_path(j, sc, path, t.all, &j->reply);
         if (r == 0)
             (void)!ward_buf_printf(&j->reply, "%s: OK%c", path, delim);
     } else {
-        error_line(&j->reply, path, "Not supported file type.", delim);
+        /* clamd's two lines for a FIFO or a device */
+        error_line(&j->reply, path, "Not supported file type", delim);
+        (void)!ward_buf_printf(&j->reply, "%s: OK%c", path, delim);
     }
     loop_complete(j);
 }
@@ -240,11 +249,9 @@ static void run_path(struct job *j, ward_scanner *sc)
 static void multi_file_done(struct multi *m, struct job *file)
 {
     pthread_mutex_lock(&m->lock);
-    if (file) {
-        if (file->reply.len) {
-            (void)!ward_buf_append(&m->origin->reply, file->reply.data, file->reply.len);
-            m->found = true;
-        }
+    if (file && file->reply.len) {
+        (void)!ward_buf_append(&m->origin->reply, file->reply.data, file->reply.len);
+        m->found = true;
     }
     bool last = --m->pending == 0;
     pthread_mutex_unlock(&m->lock);
@@ -253,8 +260,8 @@ static void multi_file_done(struct multi *m, struct job *file)
     if (!last)
         return;
     struct job *j = m->origin;
-    if (!m->found && !j->reply.len)
-        (void)!ward_buf_printf(&j->reply, "%s: OK%c", j->path, reply_delim(j));
+    if (!m->found)
+        (void)!ward_buf_printf(&j->reply, "%s: OK%c", j->path, job_delim(j));
     pthread_mutex_destroy(&m->lock);
     free(m);
     loop_complete(j);
@@ -262,7 +269,7 @@ static void multi_file_done(struct multi *m, struct job *file)
 
 static void run_stream(struct job *j, ward_scanner *sc)
 {
-    char delim = reply_delim(j);
+    char delim = job_delim(j);
     const uint8_t *mem;
     int fd;
     ward_tmpspool_view(&j->stream, &mem, &fd);
@@ -287,12 +294,17 @@ static void run_stream(struct job *j, ward_scanner *sc)
 
 static void run_fd(struct job *j, ward_scanner *sc)
 {
-    char delim = reply_delim(j);
+    char delim = job_delim(j);
     char shown[32];
     snprintf(shown, sizeof shown, "fd[%d]", j->fd);
-    unsigned n = scan_fd(j, sc, j->fd, shown, false, &j->reply);
-    if (n == 0 && j->reply.len == 0)
-        (void)!ward_buf_printf(&j->reply, "%s: OK%c", shown, delim);
+    struct stat st;
+    if (fstat(j->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        error_line(&j->reply, shown, "Not a regular file", delim);
+    } else {
+        int n = scan_fd(j, sc, j->fd, shown, false, &j->reply);
+        if (n == 0)
+            (void)!ward_buf_printf(&j->reply, "%s: OK%c", shown, delim);
+    }
     loop_complete(j);
 }
 
@@ -301,7 +313,7 @@ void scanjob_run(struct job *j, ward_scanner *sc, ward_db *db)
     (void)db;
     if (!sc) {
         error_line(&j->reply, j->kind == JOB_STREAM ? "stream" : j->path ? j->path : "",
-                   "Can't allocate memory", reply_delim(j));
+                   "Can't allocate memory", job_delim(j));
         if (j->kind == JOB_MULTI_FILE)
             multi_file_done(j->multi, j);
         else
@@ -312,10 +324,9 @@ void scanjob_run(struct job *j, ward_scanner *sc, ward_db *db)
     case JOB_PATH: run_path(j, sc); return;
     case JOB_STREAM: run_stream(j, sc); return;
     case JOB_FD: run_fd(j, sc); return;
-    case JOB_MULTI_FILE: {
+    case JOB_MULTI_FILE:
         (void)scan_file_path(j, sc, j->path, false, &j->reply);
         multi_file_done(j->multi, j);
         return;
-    }
     }
 }

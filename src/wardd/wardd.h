@@ -93,6 +93,7 @@ struct multi;
 struct job {
     enum job_kind kind;
     enum ward_clamd_kind cmd; /* SCAN, CONTSCAN, MULTISCAN, ALLMATCHSCAN, INSTREAM, FILDES */
+    enum ward_clamd_framing framing; /* of the command: the replies end the same way */
     struct conn *conn;
     unsigned id;              /* IDSESSION request number, 0 outside sessions */
     char *path;               /* JOB_PATH, JOB_MULTI_FILE */
@@ -127,7 +128,7 @@ void loop_request_stop(void);
 /* Connections (conn.c), used by the loop in main.c. */
 void conn_setup(struct event_base *base, const struct wardd_cfg *cfg);
 void conn_accept(int fd, bool unix_sock);
-char conn_delim(const struct conn *c);
+char job_delim(const struct job *j);
 void conn_finish_job(struct job *j);
 void conn_pump_waiting(void);
 void conn_sweep(void);

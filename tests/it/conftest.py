@@ -108,10 +108,10 @@ class Wardd:
         s = _socket.socket(_socket.AF_UNIX)
         s.settimeout(timeout)
         s.connect(str(self.sock))
+        s.sendall(data)
         if fds:
-            _socket.send_fds(s, [data], fds)
-        else:
-            s.sendall(data)
+            # as clamdscan does: the descriptor rides on one byte after the command
+            _socket.send_fds(s, [b"\0"], fds)
         if half_close:
             s.shutdown(_socket.SHUT_WR)
         out = b""

@@ -113,7 +113,22 @@ def test_fildes(wardd, tmp_path):
     with open(__file__, "rb") as fh:
         reply = w.request(b"zFILDES\0", fds=[fh.fileno()])
     assert reply.endswith(b": OK\0")
-    assert w.request(b"nFILDES\n").endswith(b"ERROR\n")
+    # a byte without a descriptor
+    assert w.request(b"nFILDES\n\0") == b"No file descriptor received. ERROR\n"
+    # the descriptor on the command itself, nothing after: clamd's protocol error
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(str(w.sock))
+    with open(f, "rb") as fh:
+        socket.send_fds(s, [b"zFILDES\0"], [fh.fileno()])
+    got = b""
+    while True:
+        b = s.recv(1000)
+        if not b:
+            break
+        got += b
+    assert got == (b"PROTOCOL ERROR: ancillary data sent without FILDES. ERROR\0"
+                   b"Error processing command. ERROR\0")
 
 
 def test_idsession(wardd, tmp_path):
@@ -129,9 +144,11 @@ def test_idsession(wardd, tmp_path):
     assert byid[3] == f"{f}: {EICAR_NAME} FOUND".encode()
     assert byid[4] == b"stream: OK"
     assert len(replies) == 4
-    # commands a session cannot run
-    replies = w.request(b"nIDSESSION\nnIDSESSION\nnPING\nnEND\n").decode().splitlines()
-    assert replies == ["1: Command invalid inside IDSESSION. ERROR", "2: PONG"]
+    # a command a session cannot run ends it
+    replies = w.request(b"nIDSESSION\nnPING\nnIDSESSION\nnPING\nnEND\n").decode().splitlines()
+    assert replies == ["1: PONG", "2: Command invalid inside IDSESSION. ERROR"]
+    # each reply in its own command's framing
+    assert w.request(b"zIDSESSION\0zPING\0nPING\nzEND\0") == b"1: PONG\x002: PONG\n"
 
 
 def test_session_runs_requests_in_parallel(wardd, tmp_path):
