@@ -9,6 +9,9 @@
  * and is logged.
  */
 #include <dirent.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <malloc.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +31,7 @@ static struct {
     ward_db *db;
     uint64_t generation;
     /* reload settings, copied from the configuration */
-    char dir[PATH_MAX], cache_dir[PATH_MAX];
+    char dir[PATH_MAX], cache_dir[PATH_MAX], config[PATH_MAX];
     char *keys[4];
     /* the reload thread */
     pthread_t thread;
@@ -106,8 +109,7 @@ static bool dir_digest(const char *dir, uint8_t out[32])
                          (long long)st.st_size, (long long)st.st_mtim.tv_sec,
                          st.st_mtim.tv_nsec);
         uint8_t dg[32];
-        if (ward_sha256(line, (size_t)n, dg))
-            continue;
+        ward_digest32(line, (size_t)n, dg);
         for (int i = 0; i < 32; i++)
             acc[i] = (uint8_t)(acc[i] + dg[i]);
     }
@@ -116,9 +118,38 @@ static bool dir_digest(const char *dir, uint8_t out[32])
     return true;
 }
 
+extern char **environ;
+
+/*
+ * Compile in a child process (this program, run with --compile-only), which
+ * leaves the compiled form in the cache: the compiler's code and memory then
+ * never weigh on the daemon, and a compiler crash on hostile signatures costs
+ * only the child. The daemon itself then loads the compiled form.
+ */
+static void compile_in_child(void)
+{
+    char config[PATH_MAX];
+    pthread_mutex_lock(&S.lock);
+    memcpy(config, S.config, sizeof config);
+    bool cached = S.cache_dir[0] != 0;
+    pthread_mutex_unlock(&S.lock);
+    if (!cached)
+        return; /* nowhere to leave the result: compile here */
+    char *argv[] = {"wardd", "--compile-only", config[0] ? "--config" : NULL, config, NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) != 0)
+        return;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        ward_log(WARD_LOG_INFO, "compiling in a child process failed; loading here");
+}
+
 /* Load with the settings of the moment (copied under the lock: SIGHUP may change them). */
 static ward_db *load(struct ward_diag *d)
 {
+    compile_in_child();
     char dir[PATH_MAX], cache[PATH_MAX];
     char *keys[4] = {NULL, NULL, NULL, NULL};
     pthread_mutex_lock(&S.lock);
@@ -153,6 +184,9 @@ static void install(ward_db *db)
         ward_vcache_clear(S.cache);
     if (old)
         ward_db_unref(old);
+    /* Loading and compiling freed much more than it kept: give it back to the
+       system rather than hold it until the next reload. */
+    malloc_trim(0);
 }
 
 static void log_loaded(const ward_db *db, const char *what)
@@ -219,6 +253,7 @@ void wardd_db_configure(const struct wardd_cfg *cfg)
             ward_log(WARD_LOG_ERROR, "%s", d.msg);
     }
     S.self_check = cfg->self_check;
+    snprintf(S.config, sizeof S.config, "%s", cfg->config_path);
     pthread_mutex_unlock(&S.lock);
 }
 

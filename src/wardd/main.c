@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/dsig.h"
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/paths.h"
@@ -212,7 +213,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"foreground", no_argument, NULL, 'F'}, {"config", required_argument, NULL, 'c'},
         {"version", no_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"compile-only", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0}};
+    bool compile_only = false;
     const char *config = NULL;
     char defconf[PATH_MAX];
     int ch;
@@ -222,6 +224,7 @@ int main(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'V': printf("wardd (Ward) %s\n", WARD_VERSION); return 0;
         case 'h': usage(stdout); return 0;
+        case 'C': compile_only = true; break;
         default: usage(stderr); return 2;
         }
     }
@@ -238,6 +241,25 @@ int main(int argc, char **argv)
         return 2;
     }
     apply_runtime_settings(&M.cfg);
+    if (compile_only) {
+        /* the daemon's helper: load and compile into the cache, then exit */
+        struct ward_db_opts o = {0};
+        const char *paths[] = {M.cfg.database_dir};
+        o.cache_dir = M.cfg.cache_dir;
+        char *keys[4] = {NULL, NULL, NULL, NULL};
+        const char *pems[2] = {M.cfg.cvd_key, M.cfg.info_key};
+        for (int i = 0; i < 2; i++)
+            if (pems[i][0] && ward_dsig_load_pem(pems[i], &keys[2 * i], &keys[2 * i + 1], &d))
+                return 2;
+        o.keys.cvd_n = keys[0];
+        o.keys.cvd_e = keys[1];
+        o.keys.info_n = keys[2];
+        o.keys.info_e = keys[3];
+        ward_db *db = NULL;
+        ward_err e = ward_db_load(paths, 1, &o, &db, &d);
+        ward_db_unref(db);
+        return e ? 2 : 0;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     /* Privileged part: sockets and the pid file. */

@@ -283,35 +283,21 @@ static ward_err build_set(ward_db *db, unsigned target, struct expr_set *set)
 
 static ward_err cache_key(const ward_db *db, uint8_t key[32])
 {
-    ward_hasher *h;
-    ward_err e = ward_hasher_new(&h);
-    if (e)
-        return e;
     hs_platform_info_t plat;
     memset(&plat, 0, sizeof plat);
     hs_populate_platform(&plat);
     const char *ver = hs_version();
     uint32_t counts[2] = {db->n_pats, WARD_FLEVEL};
-    e = ward_hasher_begin(h, WARD_HASH_BIT(WARD_HASH_SHA256));
-    if (!e)
-        e = ward_hasher_update(h, CACHE_MAGIC, sizeof CACHE_MAGIC);
-    if (!e)
-        e = ward_hasher_update(h, WARD_ENGINE_ID, sizeof WARD_ENGINE_ID);
-    if (!e)
-        e = ward_hasher_update(h, ver, strlen(ver) + 1);
-    if (!e)
-        e = ward_hasher_update(h, &plat, sizeof plat);
-    if (!e)
-        e = ward_hasher_update(h, db->digest, sizeof db->digest);
-    if (!e)
-        e = ward_hasher_update(h, counts, sizeof counts);
-    uint8_t out[WARD_HASH_COUNT][WARD_HASH_MAX_LEN];
-    if (!e)
-        e = ward_hasher_end(h, out);
-    ward_hasher_free(h);
-    if (!e)
-        memcpy(key, out[WARD_HASH_SHA256], 32);
-    return e;
+    ward_digest d;
+    ward_digest_init(&d);
+    ward_digest_update(&d, CACHE_MAGIC, sizeof CACHE_MAGIC);
+    ward_digest_update(&d, WARD_ENGINE_ID, sizeof WARD_ENGINE_ID);
+    ward_digest_update(&d, ver, strlen(ver) + 1);
+    ward_digest_update(&d, &plat, sizeof plat);
+    ward_digest_update(&d, db->digest, sizeof db->digest);
+    ward_digest_update(&d, counts, sizeof counts);
+    ward_digest_final(&d, key);
+    return WARD_OK;
 }
 
 static char *cache_path(const char *dir, const uint8_t key[32])

@@ -1,15 +1,13 @@
 /* dsig.c - verification of ClamAV container signatures with OpenSSL bignums. */
 #include "engine/dsig.h"
 
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/crypto.h"
 #include "util/hash.h"
 
 /* ClamAV's published keys (libclamav dsig.c and readdb.c). */
@@ -46,42 +44,48 @@ static int digit(char c)
 }
 
 /* s^e mod n for the radix-64 signature; NULL on malformed input. */
-static BIGNUM *rsa_open(const char *sig, size_t len, const char *n_dec, const char *e_dec,
-                        BN_CTX *ctx)
+static BIGNUM *rsa_open(const struct ward_crypto *c, const char *sig, size_t len,
+                        const char *n_dec, const char *e_dec, BN_CTX *ctx)
 {
-    BIGNUM *s = BN_new(), *n = NULL, *e = NULL, *m = BN_new();
+    BIGNUM *s = c->BN_new(), *n = NULL, *e = NULL, *m = c->BN_new();
     bool ok = s && m && len > 0 && len <= 1024;
     if (ok)
-        ok = BN_dec2bn(&n, n_dec) > 0 && BN_dec2bn(&e, e_dec) > 0;
-    BN_zero(s);
+        ok = c->BN_dec2bn(&n, n_dec) > 0 && c->BN_dec2bn(&e, e_dec) > 0;
+    ok = ok && c->BN_set_word(s, 0);
     /* The first character is the least significant digit: read right to left. */
     for (size_t i = len; ok && i-- > 0;) {
         int v = digit(sig[i]);
-        ok = v >= 0 && BN_lshift(s, s, 6) && BN_add_word(s, (BN_ULONG)v);
+        ok = v >= 0 && c->BN_lshift(s, s, 6) && c->BN_add_word(s, (BN_ULONG)v);
     }
-    ok = ok && BN_mod_exp(m, s, e, n, ctx);
-    BN_free(s);
-    BN_free(n);
-    BN_free(e);
+    ok = ok && c->BN_mod_exp(m, s, e, n, ctx);
+    c->BN_free(s);
+    c->BN_free(n);
+    c->BN_free(e);
     if (!ok) {
-        BN_free(m);
+        c->BN_free(m);
         return NULL;
     }
     return m;
 }
 
+static size_t bn_bytes(const struct ward_crypto *c, const BIGNUM *m)
+{
+    return ((size_t)c->BN_num_bits(m) + 7) / 8;
+}
+
 bool ward_dsig_verify_md5(const uint8_t md5[16], const char *sig, size_t sig_len,
                           const char *n_dec, const char *e_dec)
 {
-    BN_CTX *ctx = BN_CTX_new();
+    const struct ward_crypto *c = ward_crypto();
+    BN_CTX *ctx = c ? c->BN_CTX_new() : NULL;
     if (!ctx)
         return false;
-    BIGNUM *m = rsa_open(sig, sig_len, n_dec, e_dec, ctx);
+    BIGNUM *m = rsa_open(c, sig, sig_len, n_dec, e_dec, ctx);
     uint8_t out[16];
-    bool ok = m && BN_num_bytes(m) <= 16 && BN_bn2binpad(m, out, 16) == 16 &&
+    bool ok = m && bn_bytes(c, m) <= 16 && c->BN_bn2binpad(m, out, 16) == 16 &&
               memcmp(out, md5, 16) == 0;
-    BN_free(m);
-    BN_CTX_free(ctx);
+    c->BN_free(m);
+    c->BN_CTX_free(ctx);
     return ok;
 }
 
@@ -109,14 +113,15 @@ bool ward_dsig_verify_pss(const uint8_t sha256[32], const char *sig, size_t sig_
                           const char *n_dec, const char *e_dec)
 {
     enum { EM_LEN = 256, H_LEN = 32, DB_LEN = EM_LEN - H_LEN - 1 };
-    BN_CTX *ctx = BN_CTX_new();
+    const struct ward_crypto *c = ward_crypto();
+    BN_CTX *ctx = c ? c->BN_CTX_new() : NULL;
     if (!ctx)
         return false;
-    BIGNUM *m = rsa_open(sig, sig_len, n_dec, e_dec, ctx);
+    BIGNUM *m = rsa_open(c, sig, sig_len, n_dec, e_dec, ctx);
     uint8_t em[EM_LEN], db[DB_LEN], mask[DB_LEN];
-    bool ok = m && BN_num_bytes(m) <= EM_LEN && BN_bn2binpad(m, em, EM_LEN) == EM_LEN;
-    BN_free(m);
-    BN_CTX_free(ctx);
+    bool ok = m && bn_bytes(c, m) <= EM_LEN && c->BN_bn2binpad(m, em, EM_LEN) == EM_LEN;
+    c->BN_free(m);
+    c->BN_CTX_free(ctx);
     if (!ok || em[EM_LEN - 1] != 0xbc)
         return false;
     const uint8_t *h = em + DB_LEN;
@@ -142,26 +147,30 @@ bool ward_dsig_verify_pss(const uint8_t sha256[32], const char *sig, size_t sig_
 
 ward_err ward_dsig_load_pem(const char *path, char **n_dec, char **e_dec, struct ward_diag *diag)
 {
+    const struct ward_crypto *c = ward_crypto();
+    if (!c)
+        return ward_diag_set(diag, WARD_ERR_INTERNAL, "%s", ward_crypto_error());
     FILE *f = fopen(path, "r");
     if (!f)
         return ward_diag_set(diag, WARD_ERR_IO, "cannot open key %s: %s", path, strerror(errno));
-    EVP_PKEY *key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    EVP_PKEY *key = c->PEM_read_PUBKEY(f, NULL, NULL, NULL);
     fclose(f);
     BIGNUM *n = NULL, *e = NULL;
-    if (!key || !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
-        !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e)) {
-        EVP_PKEY_free(key);
-        BN_free(n);
+    if (!key || !c->EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
+        !c->EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e)) {
+        if (key)
+            c->EVP_PKEY_free(key);
+        c->BN_free(n);
         return ward_diag_set(diag, WARD_ERR_PARSE, "%s: not an RSA public key in PEM form", path);
     }
-    char *ns = BN_bn2dec(n), *es = BN_bn2dec(e);
+    char *ns = c->BN_bn2dec(n), *es = c->BN_bn2dec(e);
     *n_dec = ns ? strdup(ns) : NULL;
     *e_dec = es ? strdup(es) : NULL;
-    OPENSSL_free(ns);
-    OPENSSL_free(es);
-    BN_free(n);
-    BN_free(e);
-    EVP_PKEY_free(key);
+    c->CRYPTO_free(ns, __FILE__, __LINE__);
+    c->CRYPTO_free(es, __FILE__, __LINE__);
+    c->BN_free(n);
+    c->BN_free(e);
+    c->EVP_PKEY_free(key);
     if (!*n_dec || !*e_dec) {
         free(*n_dec);
         free(*e_dec);

@@ -322,11 +322,12 @@ static uint64_t count_lines(int fd)
  * large .hsb never sits in memory whole next to the tables built from it.
  * Containers (.cvd, .cld) are read whole: their signature covers all bytes.
  */
-static ward_err load_file(struct load_ctx *lc, const char *path, ward_hasher *digest)
+static ward_err load_file(struct load_ctx *lc, const char *path, ward_digest *digest)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    ward_err e = ward_hasher_update(digest, base, strlen(base) + 1);
+    ward_digest_update(digest, base, strlen(base) + 1);
+    ward_err e = WARD_OK;
     lc->file = path;
     lc->official = false;
     lc->line_base = 0;
@@ -340,7 +341,7 @@ static ward_err load_file(struct load_ctx *lc, const char *path, ward_hasher *di
         ward_buf_init(&b, WARD_DB_MAX_FILE);
         e = ward_file_read_all(path, &b, lc->diag);
         if (!e)
-            e = ward_hasher_update(digest, b.data ? b.data : (const uint8_t *)"", b.len);
+            ward_digest_update(digest, b.data ? b.data : (const uint8_t *)"", b.len);
         if (!e)
             e = ward_load_source(lc, base, b.data ? b.data : (uint8_t *)"", b.len);
         ward_buf_free(&b);
@@ -365,8 +366,7 @@ static ward_err load_file(struct load_ctx *lc, const char *path, ward_hasher *di
                               strerror(errno));
             break;
         }
-        if ((e = ward_hasher_update(digest, b.data + b.len, (size_t)r)))
-            break;
+        ward_digest_update(digest, b.data + b.len, (size_t)r);
         b.len += (size_t)r;
         b.data[b.len] = 0;
         eof = r < CHUNK;
@@ -439,7 +439,7 @@ static bool superseded(const struct source *s, const struct source *all, size_t 
     return false;
 }
 
-static ward_err load_dir(struct load_ctx *lc, const char *dir, ward_hasher *digest)
+static ward_err load_dir(struct load_ctx *lc, const char *dir, ward_digest *digest)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -550,15 +550,9 @@ ward_err ward_db_load(const char *const *paths, size_t n_paths, const struct war
     ward_hashidx_init(&db->allow);
     ward_lexpr_pool_init(&db->exprs);
 
-    ward_hasher *digest;
-    ward_err e = ward_hasher_new(&digest);
-    if (!e)
-        e = ward_hasher_begin(digest, WARD_HASH_BIT(WARD_HASH_SHA256));
-    if (e) {
-        ward_hasher_free(digest);
-        db_free(db);
-        return ward_diag_set(diag, e, "cannot initialise hashing");
-    }
+    ward_digest digest;
+    ward_digest_init(&digest);
+    ward_err e = WARD_OK;
     struct load_ctx lc = {db, opts, opts->flevel ? opts->flevel : WARD_FLEVEL, false, "", 0,
                           diag, 0};
     if (n_paths == 0)
@@ -569,7 +563,7 @@ ward_err ward_db_load(const char *const *paths, size_t n_paths, const struct war
             e = ward_diag_set(diag, errno == ENOENT ? WARD_ERR_NOTFOUND : WARD_ERR_IO,
                               "cannot open database %s: %s", paths[i], strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
-            e = load_dir(&lc, paths[i], digest);
+            e = load_dir(&lc, paths[i], &digest);
         } else {
             bool cld;
             const char *base = strrchr(paths[i], '/');
@@ -580,7 +574,7 @@ ward_err ward_db_load(const char *const *paths, size_t n_paths, const struct war
             else {
                 if (st.st_mtime > db->stats.build_time && !db->stats.version)
                     db->stats.build_time = st.st_mtime;
-                e = load_file(&lc, paths[i], digest);
+                e = load_file(&lc, paths[i], &digest);
             }
         }
     }
@@ -588,10 +582,7 @@ ward_err ward_db_load(const char *const *paths, size_t n_paths, const struct war
         e = WARD_ERR_PARSE;
     ward_hashidx_seal(&db->hashes);
     ward_hashidx_seal(&db->allow);
-    uint8_t d[WARD_HASH_COUNT][WARD_HASH_MAX_LEN];
-    if (!e && !(e = ward_hasher_end(digest, d)))
-        memcpy(db->digest, d[WARD_HASH_SHA256], 32);
-    ward_hasher_free(digest);
+    ward_digest_final(&digest, db->digest);
     db->stats.load_seconds = now_seconds() - t0;
     if (!e && !opts->check_only) {
         double t1 = now_seconds();

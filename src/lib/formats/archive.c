@@ -11,8 +11,6 @@
  * not_scanned(corrupted), except where our type check was only a guess
  * (lzma-alone, old tar, binary cpio, lha): then it was just bytes.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +18,14 @@
 #include <sys/stat.h>
 
 #include "formats/formats.h"
+#include "formats/libs.h"
 #include "scan/walk.h"
 #include "util/limits.h"
 
 #define ARCHIVE_IO_BUF (64u << 10)
+
+/* libarchive, loaded at the first archive (formats/libs.h) */
+#define AL ward_archive_lib()
 
 struct reader {
     const struct ward_obj *obj;
@@ -48,7 +50,7 @@ static la_ssize_t on_read(struct archive *a, void *ctx, const void **out)
     size_t want = left > ARCHIVE_IO_BUF ? ARCHIVE_IO_BUF : (size_t)left;
     ssize_t got = ward_obj_read(obj, r->pos, r->buf, want);
     if (got < 0) {
-        archive_set_error(a, errno, "read error");
+        AL->set_error(a, errno, "read error");
         return -1;
     }
     *out = r->buf;
@@ -93,22 +95,22 @@ static void enable_formats(struct archive *a, enum ward_ftype t, bool zip_stream
     switch (t) {
     case WARD_FT_ZIP:
         if (zip_streaming)
-            archive_read_support_format_zip_streamable(a);
+            AL->support_format_zip_streamable(a);
         else
-            archive_read_support_format_zip_seekable(a);
+            AL->support_format_zip_seekable(a);
         break;
     case WARD_FT_RAR:
-        archive_read_support_format_rar(a);
-        archive_read_support_format_rar5(a);
+        AL->support_format_rar(a);
+        AL->support_format_rar5(a);
         break;
-    case WARD_FT_7Z: archive_read_support_format_7zip(a); break;
-    case WARD_FT_TAR: archive_read_support_format_tar(a); break;
-    case WARD_FT_CPIO: archive_read_support_format_cpio(a); break;
-    case WARD_FT_CAB: archive_read_support_format_cab(a); break;
-    case WARD_FT_ISO9660: archive_read_support_format_iso9660(a); break;
-    case WARD_FT_XAR: archive_read_support_format_xar(a); break;
-    case WARD_FT_LHA: archive_read_support_format_lha(a); break;
-    case WARD_FT_AR: archive_read_support_format_ar(a); break;
+    case WARD_FT_7Z: AL->support_format_7zip(a); break;
+    case WARD_FT_TAR: AL->support_format_tar(a); break;
+    case WARD_FT_CPIO: AL->support_format_cpio(a); break;
+    case WARD_FT_CAB: AL->support_format_cab(a); break;
+    case WARD_FT_ISO9660: AL->support_format_iso9660(a); break;
+    case WARD_FT_XAR: AL->support_format_xar(a); break;
+    case WARD_FT_LHA: AL->support_format_lha(a); break;
+    case WARD_FT_AR: AL->support_format_ar(a); break;
     default:
         /*
          * A compressed stream comes out whole, as one member typed again from
@@ -116,8 +118,8 @@ static void enable_formats(struct archive *a, enum ward_ftype t, bool zip_stream
          * pass would let 1024 zero bytes (a tar end marker) hide whatever
          * follows them.
          */
-        archive_read_support_filter_all(a);
-        archive_read_support_format_raw(a);
+        AL->support_filter_all(a);
+        AL->support_format_raw(a);
         break;
     }
 }
@@ -150,7 +152,7 @@ static void stream_name(const struct ward_obj *obj, char *out, size_t cap)
 
 static bool mentions_encryption(struct archive *a)
 {
-    const char *msg = archive_error_string(a);
+    const char *msg = AL->error_string(a);
     return msg && (strstr(msg, "ncrypt") || strstr(msg, "assphrase"));
 }
 
@@ -160,12 +162,12 @@ static ward_err extract_member(struct ward_walk *w, const struct ward_obj *obj,
 {
     struct ward_spool sp;
     ward_spool_init(w, obj, &sp);
-    sp.same_level = archive_format(a) == ARCHIVE_FORMAT_RAW;
+    sp.same_level = AL->format(a) == ARCHIVE_FORMAT_RAW;
     for (;;) {
         const void *buf;
         size_t len;
         la_int64_t off;
-        int r = archive_read_data_block(a, &buf, &len, &off);
+        int r = AL->read_data_block(a, &buf, &len, &off);
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
@@ -177,7 +179,7 @@ static ward_err extract_member(struct ward_walk *w, const struct ward_obj *obj,
             }
             /* A compression method libarchive lacks (deflate64, implode) is not
                damage: say which, so the administrator knows. */
-            const char *msg = archive_error_string(a);
+            const char *msg = AL->error_string(a);
             if (msg && strstr(msg, "nsupported"))
                 ward_walk_report(w, obj, name, WARD_VERDICT_NOT_SCANNED, WARD_REASON_ERROR, msg);
             else
@@ -208,23 +210,23 @@ static ward_err extract_member(struct ward_walk *w, const struct ward_obj *obj,
 static ward_err unpack_with(struct ward_walk *w, const struct ward_obj *obj, bool zip_streaming,
                             bool *opened)
 {
-    struct archive *a = archive_read_new();
+    struct archive *a = AL->read_new();
     struct reader r = {obj, 0, NULL};
     if (!a)
         return WARD_ERR_NOMEM;
     if (!obj->src.mem && !(r.buf = malloc(ARCHIVE_IO_BUF))) {
-        archive_read_free(a);
+        AL->read_free(a);
         return WARD_ERR_NOMEM;
     }
     enable_formats(a, obj->type, zip_streaming);
-    archive_read_set_read_callback(a, on_read);
-    archive_read_set_seek_callback(a, on_seek);
-    archive_read_set_skip_callback(a, on_skip);
-    archive_read_set_callback_data(a, &r);
+    AL->set_read_callback(a, on_read);
+    AL->set_seek_callback(a, on_seek);
+    AL->set_skip_callback(a, on_skip);
+    AL->set_callback_data(a, &r);
     ward_err e = WARD_OK;
     *opened = false;
     unsigned entries = 0;
-    if (archive_read_open1(a) != ARCHIVE_OK) {
+    if (AL->read_open1(a) != ARCHIVE_OK) {
         e = mentions_encryption(a) ? WARD_ERR_ENCRYPTED : WARD_ERR_CORRUPT;
         goto out;
     }
@@ -232,7 +234,7 @@ static ward_err unpack_with(struct ward_walk *w, const struct ward_obj *obj, boo
     char name_buf[64];
     for (;;) {
         struct archive_entry *ent;
-        int rc = archive_read_next_header(a, &ent);
+        int rc = AL->read_next_header(a, &ent);
         if (rc == ARCHIVE_EOF)
             break;
         if (rc < ARCHIVE_WARN) {
@@ -242,18 +244,18 @@ static ward_err unpack_with(struct ward_walk *w, const struct ward_obj *obj, boo
             break;
         }
         entries++;
-        if (archive_entry_filetype(ent) != AE_IFREG)
+        if (AL->entry_filetype(ent) != AE_IFREG)
             continue;
-        const char *name = archive_entry_pathname(ent);
+        const char *name = AL->entry_pathname(ent);
         char stream[WARD_MAX_NAME];
-        if (archive_format(a) == ARCHIVE_FORMAT_RAW) {
+        if (AL->format(a) == ARCHIVE_FORMAT_RAW) {
             /*
              * No decompression filter bid (only libarchive's "none" is in
              * the pipeline): the bytes only looked compressed, and the raw
              * member would be the object itself, typed the same again and
              * unpacked again without end (a stream is no nesting level).
              */
-            if (archive_filter_count(a) < 2) {
+            if (AL->filter_count(a) < 2) {
                 *opened = false;
                 e = WARD_ERR_CORRUPT;
                 break;
@@ -264,7 +266,7 @@ static ward_err unpack_with(struct ward_walk *w, const struct ward_obj *obj, boo
             snprintf(name_buf, sizeof name_buf, "member-%u", entries);
             name = name_buf;
         }
-        if (archive_entry_is_data_encrypted(ent)) {
+        if (AL->entry_is_data_encrypted(ent)) {
             ward_walk_report(w, obj, name, WARD_VERDICT_NOT_SCANNED, WARD_REASON_ENCRYPTED,
                              "encrypted");
             continue;
@@ -282,13 +284,18 @@ static ward_err unpack_with(struct ward_walk *w, const struct ward_obj *obj, boo
             break;
     }
 out:
-    archive_read_free(a);
+    AL->read_free(a);
     free(r.buf);
     return e;
 }
 
 ward_err ward_fmt_archive_unpack(struct ward_walk *w, const struct ward_obj *obj)
 {
+    if (!AL) {
+        ward_walk_report(w, obj, NULL, WARD_VERDICT_NOT_SCANNED, WARD_REASON_ERROR,
+                         ward_libs_error());
+        return WARD_OK;
+    }
     bool opened;
     ward_err e = unpack_with(w, obj, false, &opened);
     /* A zip whose central directory is missing or damaged: read it front to back. */

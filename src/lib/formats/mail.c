@@ -8,20 +8,21 @@
  * written out and scanned as a message of its own. In an mbox, each message's
  * parts appear under "message-N".
  */
-#include <gmime/gmime.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "formats/formats.h"
+#include "formats/libs.h"
 #include "util/limits.h"
 
-static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+/* GMime, loaded and initialised at the first message (formats/libs.h) */
+#define GL ward_gmime_lib()
 
-static void gmime_setup(void)
+static bool is_a(GMimeObject *o, GType type)
 {
-    g_mime_init();
+    return GL->type_check_instance_is_a((GTypeInstance *)o, type);
 }
 
 struct mail_walk {
@@ -55,50 +56,50 @@ static void walk_object(struct mail_walk *mw, const struct ward_obj *parent, GMi
 static void walk_part(struct mail_walk *mw, const struct ward_obj *parent, GMimePart *part)
 {
     char name[WARD_MAX_NAME];
-    member_name(mw, g_mime_part_get_filename(part), name, sizeof name);
-    GMimeDataWrapper *content = g_mime_part_get_content(part);
+    member_name(mw, GL->part_get_filename(part), name, sizeof name);
+    GMimeDataWrapper *content = GL->part_get_content(part);
     if (!content)
         return;
-    GMimeStream *out = g_mime_stream_mem_new();
+    GMimeStream *out = GL->stream_mem_new();
     if (!out) {
         mw->err = WARD_ERR_NOMEM;
         return;
     }
-    if (g_mime_data_wrapper_write_to_stream(content, out) < 0) {
+    if (GL->data_wrapper_write_to_stream(content, out) < 0) {
         ward_walk_report(mw->w, parent, name, WARD_VERDICT_NOT_SCANNED, WARD_REASON_CORRUPTED,
                          "undecodable part");
     } else {
         mw->err = scan_bytes(mw, parent, name,
-                             g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out)));
+                             GL->stream_mem_get_byte_array(GMIME_STREAM_MEM(out)));
     }
-    g_object_unref(out);
+    GL->object_unref(out);
 }
 
 static void walk_message_part(struct mail_walk *mw, const struct ward_obj *parent,
                               GMimeMessagePart *mp)
 {
-    GMimeMessage *msg = g_mime_message_part_get_message(mp);
+    GMimeMessage *msg = GL->message_part_get_message(mp);
     if (!msg)
         return;
     char name[64];
     mw->parts++;
     snprintf(name, sizeof name, "part-%u.eml", mw->parts);
-    GMimeStream *out = g_mime_stream_mem_new();
+    GMimeStream *out = GL->stream_mem_new();
     if (!out) {
         mw->err = WARD_ERR_NOMEM;
         return;
     }
-    if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, out) >= 0)
+    if (GL->object_write_to_stream(GMIME_OBJECT(msg), NULL, out) >= 0)
         mw->err = scan_bytes(mw, parent, name,
-                             g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out)));
-    g_object_unref(out);
+                             GL->stream_mem_get_byte_array(GMIME_STREAM_MEM(out)));
+    GL->object_unref(out);
 }
 
 static void walk_object(struct mail_walk *mw, const struct ward_obj *parent, GMimeObject *o)
 {
     if (!o || mw->err || ward_walk_stopped(mw->w))
         return;
-    if (GMIME_IS_MULTIPART(o)) {
+    if (is_a(o, GL->multipart_get_type())) {
         if (++mw->nesting > 64) {
             ward_walk_report(mw->w, parent, NULL, WARD_VERDICT_NOT_SCANNED, WARD_REASON_LIMIT,
                              "MIME nesting limit");
@@ -106,7 +107,7 @@ static void walk_object(struct mail_walk *mw, const struct ward_obj *parent, GMi
             return;
         }
         GMimeMultipart *mp = GMIME_MULTIPART(o);
-        const char *prologue = g_mime_multipart_get_prologue(mp);
+        const char *prologue = GL->multipart_get_prologue(mp);
         if (prologue && *prologue) {
             char name[64];
             mw->parts++;
@@ -114,13 +115,13 @@ static void walk_object(struct mail_walk *mw, const struct ward_obj *parent, GMi
             mw->err = ward_walk_child(mw->w, parent, name, (const uint8_t *)prologue,
                                       strlen(prologue));
         }
-        int n = g_mime_multipart_get_count(mp);
+        int n = GL->multipart_get_count(mp);
         for (int i = 0; i < n && !mw->err && !ward_walk_stopped(mw->w); i++)
-            walk_object(mw, parent, g_mime_multipart_get_part(mp, i));
+            walk_object(mw, parent, GL->multipart_get_part(mp, i));
         mw->nesting--;
-    } else if (GMIME_IS_MESSAGE_PART(o)) {
+    } else if (is_a(o, GL->message_part_get_type())) {
         walk_message_part(mw, parent, GMIME_MESSAGE_PART(o));
-    } else if (GMIME_IS_PART(o)) {
+    } else if (is_a(o, GL->part_get_type())) {
         walk_part(mw, parent, GMIME_PART(o));
     }
 }
@@ -129,12 +130,12 @@ static void walk_object(struct mail_walk *mw, const struct ward_obj *parent, GMi
 static GMimeStream *open_stream(const struct ward_obj *obj)
 {
     if (obj->src.mem)
-        return g_mime_stream_mem_new_with_buffer((const char *)obj->src.mem,
+        return GL->stream_mem_new_with_buffer((const char *)obj->src.mem,
                                                  (size_t)obj->src.size);
     int fd = dup(obj->src.fd);
     if (fd < 0)
         return NULL;
-    GMimeStream *s = g_mime_stream_fs_new_with_bounds(fd, 0, (gint64)obj->src.size);
+    GMimeStream *s = GL->stream_fs_new_with_bounds(fd, 0, (gint64)obj->src.size);
     if (!s)
         close(fd);
     return s;
@@ -142,19 +143,23 @@ static GMimeStream *open_stream(const struct ward_obj *obj)
 
 ward_err ward_fmt_mail_unpack(struct ward_walk *w, const struct ward_obj *obj)
 {
-    pthread_once(&gmime_once, gmime_setup);
+    if (!GL) {
+        ward_walk_report(w, obj, NULL, WARD_VERDICT_NOT_SCANNED, WARD_REASON_ERROR,
+                         ward_libs_error());
+        return WARD_OK;
+    }
     GMimeStream *stream = open_stream(obj);
     if (!stream)
         return WARD_ERR_NOMEM;
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    g_object_unref(stream);
+    GMimeParser *parser = GL->parser_new_with_stream(stream);
+    GL->object_unref(stream);
     if (!parser)
         return WARD_ERR_NOMEM;
     bool mbox = obj->type == WARD_FT_MBOX;
-    g_mime_parser_set_format(parser, mbox ? GMIME_FORMAT_MBOX : GMIME_FORMAT_MESSAGE);
+    GL->parser_set_format(parser, mbox ? GMIME_FORMAT_MBOX : GMIME_FORMAT_MESSAGE);
     struct mail_walk mw = {w, 0, 0, WARD_OK};
     for (unsigned count = 1; !mw.err && !ward_walk_stopped(w); count++) {
-        GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+        GMimeMessage *msg = GL->parser_construct_message(parser, NULL);
         if (!msg)
             break;
         char name[64];
@@ -169,11 +174,11 @@ ward_err ward_fmt_mail_unpack(struct ward_walk *w, const struct ward_obj *obj)
             msgobj.type = WARD_FT_MAIL;
             parent = &msgobj;
         }
-        walk_object(&mw, parent, g_mime_message_get_mime_part(msg));
-        g_object_unref(msg);
-        if (!mbox || g_mime_parser_eos(parser))
+        walk_object(&mw, parent, GL->message_get_mime_part(msg));
+        GL->object_unref(msg);
+        if (!mbox || GL->parser_eos(parser))
             break;
     }
-    g_object_unref(parser);
+    GL->object_unref(parser);
     return mw.err;
 }

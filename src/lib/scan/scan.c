@@ -440,7 +440,9 @@ static void scan_object(struct ward_walk *w, struct ward_obj *obj)
 
     /* Verdict cache: content digest first (cheap for in-memory objects). */
     uint8_t digest[32];
-    bool cacheable = cache_usable(w, obj) && !ward_sha256(obj->src.mem, obj->src.size, digest);
+    bool cacheable = cache_usable(w, obj);
+    if (cacheable)
+        ward_digest32(obj->src.mem, obj->src.size, digest);
     const uint8_t *dbd = ward_db_digest(ward_scanner_db(w->s));
     if (cacheable) {
         struct ward_cached c;

@@ -18,7 +18,8 @@ struct entry {
 };
 
 struct ward_vcache {
-    struct entry *tab;
+    struct entry *tab; /* allocated at the first put: an idle daemon holds no table */
+    pthread_mutex_t grow_lock;
     size_t buckets; /* power of two */
     pthread_mutex_t locks[STRIPES];
     uint64_t hits, misses, inserts, clock;
@@ -33,16 +34,11 @@ ward_err ward_vcache_new(size_t capacity, ward_vcache **out)
     size_t b = 1;
     while (b * WAYS < capacity)
         b *= 2;
-    if (capacity) {
-        c->tab = calloc(b * WAYS, sizeof *c->tab);
-        if (!c->tab) {
-            free(c);
-            return WARD_ERR_NOMEM;
-        }
+    if (capacity)
         c->buckets = b;
-    }
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_init(&c->locks[i], NULL);
+    pthread_mutex_init(&c->grow_lock, NULL);
     *out = c;
     return WARD_OK;
 }
@@ -54,6 +50,7 @@ void ward_vcache_free(ward_vcache *c)
     ward_vcache_clear(c);
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_destroy(&c->locks[i]);
+    pthread_mutex_destroy(&c->grow_lock);
     free(c->tab);
     free(c);
 }
@@ -72,11 +69,30 @@ static size_t bucket_of(const ward_vcache *c, const uint8_t obj[32])
     return (size_t)(v & (c->buckets - 1));
 }
 
+/* The table, made on first use. */
+static struct entry *table(ward_vcache *c, bool create)
+{
+    struct entry *t = __atomic_load_n(&c->tab, __ATOMIC_ACQUIRE);
+    if (t || !create || !c->buckets)
+        return t;
+    pthread_mutex_lock(&c->grow_lock);
+    if (!c->tab) {
+        t = calloc(c->buckets * WAYS, sizeof *t);
+        __atomic_store_n(&c->tab, t, __ATOMIC_RELEASE);
+    }
+    t = c->tab;
+    pthread_mutex_unlock(&c->grow_lock);
+    return t;
+}
+
 bool ward_vcache_get(ward_vcache *c, const uint8_t db[32], const uint8_t obj[32],
                      struct ward_cached *out)
 {
-    if (!c->buckets)
+    if (!table(c, false)) {
+        if (c->buckets)
+            __atomic_add_fetch(&c->misses, 1, __ATOMIC_RELAXED);
         return false;
+    }
     size_t b = bucket_of(c, obj);
     uint64_t tag = tag_of(db);
     bool found = false;
@@ -104,7 +120,7 @@ bool ward_vcache_get(ward_vcache *c, const uint8_t db[32], const uint8_t obj[32]
 void ward_vcache_put(ward_vcache *c, const uint8_t db[32], const uint8_t obj[32],
                      const struct ward_cached *v)
 {
-    if (!c->buckets)
+    if (!table(c, true))
         return;
     char *text = NULL;
     if (v->name[0] || v->subpath[0]) {
@@ -144,6 +160,8 @@ void ward_vcache_put(ward_vcache *c, const uint8_t db[32], const uint8_t obj[32]
 
 void ward_vcache_clear(ward_vcache *c)
 {
+    if (!table(c, false) || !__atomic_load_n(&c->entries, __ATOMIC_RELAXED))
+        return; /* nothing to touch */
     for (size_t b = 0; b < c->buckets; b++) {
         pthread_mutex_t *lk = &c->locks[b % STRIPES];
         pthread_mutex_lock(lk);

@@ -4,7 +4,11 @@
  * Contract: a ward_hasher computes any subset of the three digests in one
  * pass; the caller chooses the subset per object (ward_hasher_begin) so that
  * no algorithm runs that no signature needs. A hasher is reusable and owned by
- * one thread at a time. Uses OpenSSL's libcrypto (SHA-NI where the CPU has it).
+ * one thread at a time. Uses OpenSSL's libcrypto (SHA-NI where the CPU has it),
+ * loaded when a hasher first computes something (util/crypto.h).
+ *
+ * Ward's own digests (of databases, of objects for the verdict cache, cache
+ * keys) are BLAKE2b-256 from libsodium: fast, and no reason to load libcrypto.
  */
 #ifndef WARD_UTIL_HASH_H
 #define WARD_UTIL_HASH_H
@@ -40,8 +44,18 @@ ward_err ward_hasher_end(ward_hasher *h, uint8_t out[WARD_HASH_COUNT][WARD_HASH_
     WARD_MUST_CHECK;
 unsigned ward_hasher_mask(const ward_hasher *h);
 
-/* One-shot SHA-256 of a buffer. */
+/* One-shot SHA-256 of a buffer (libcrypto). */
 ward_err ward_sha256(const void *p, size_t n, uint8_t out[32]) WARD_MUST_CHECK;
+
+/* Ward's own 32-byte digest (BLAKE2b-256), incremental or in one call. */
+typedef struct ward_digest {
+    unsigned char state[384] __attribute__((aligned(64)));
+} ward_digest;
+
+void ward_digest_init(ward_digest *d);
+void ward_digest_update(ward_digest *d, const void *p, size_t n);
+void ward_digest_final(ward_digest *d, uint8_t out[32]);
+void ward_digest32(const void *p, size_t n, uint8_t out[32]);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void ward_hex_encode(const uint8_t *p, size_t n, char *out);
