@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "daemon_client.h"
 #include "engine/db.h"
 #include "scan/action.h"
 #include "scan/scan.h"
@@ -45,6 +46,9 @@ struct scan_cfg {
     struct ward_scan_limits limits;
     FILE *log;
     const char *tmpdir;
+    const char *daemon;  /* --daemon: the socket (or HOST:PORT) of wardd */
+    enum dclient_mode daemon_mode;
+    bool multiscan;
 };
 
 struct stats {
@@ -265,6 +269,74 @@ static void report_error(struct app *a, const char *path, const char *msg)
     }
 }
 
+/* Report a file's findings, count it, and act on it (both scanning modes). */
+static void finish_file(struct app *a, const char *path, const char *shown, bool is_stdin,
+                        struct file_result *frp, enum ward_verdict verdict)
+{
+    struct file_result fr = *frp;
+    /* The worst finding decides the action on the file. */
+    const struct finding_rec *worst = NULL;
+    bool read_error = false;
+    for (size_t i = 0; i < fr.n; i++) {
+        const struct finding_rec *f = &fr.f[i];
+        if (f->verdict == WARD_VERDICT_NOT_SCANNED && f->reason == WARD_REASON_ERROR &&
+            f->depth == 1)
+            read_error = true;
+        if (!worst || f->verdict > worst->verdict)
+            worst = f;
+    }
+    if (verdict == WARD_VERDICT_INFECTED || verdict == WARD_VERDICT_SUSPICIOUS)
+        atomic_fetch_add(&a->st.infected, 1);
+    else if (read_error)
+        atomic_fetch_add(&a->st.errors, 1);
+    else if (verdict == WARD_VERDICT_NOT_SCANNED)
+        atomic_fetch_add(&a->st.not_scanned, 1);
+
+    const struct ward_action *act = worst ? &a->cfg.actions[verdict_kind(worst->verdict)] : NULL;
+    bool acting = act && act->kind != WARD_ACT_REPORT && !is_stdin &&
+                  !(worst->verdict == WARD_VERDICT_NOT_SCANNED && read_error);
+    char result[1024] = "", inner[2048] = "";
+    bool ok = true, whole = false;
+    if (acting) {
+        whole = worst->depth > 1;
+        if (whole) {
+            ward_buf ib;
+            ward_buf_init(&ib, sizeof inner - 1);
+            for (unsigned k = 1; k < worst->depth; k++) {
+                if (k > 1)
+                    (void)!ward_buf_putc(&ib, '/');
+                (void)!ward_buf_puts(&ib, worst->path[k]);
+            }
+            snprintf(inner, sizeof inner, "%s", ward_buf_str(&ib));
+            ward_buf_free(&ib);
+        }
+        ok = ward_action_run(act, path, worst->name, result, sizeof result, NULL, 0) == WARD_OK;
+        if (!ok)
+            atomic_fetch_add(&a->st.errors, 1);
+    }
+
+    for (size_t i = 0; i < fr.n; i++) {
+        const struct finding_rec *f = &fr.f[i];
+        if (f->depth == 0 || !f->path || !f->path[0])
+            continue;
+        if (a->cfg.json)
+            print_json(a, f, acting && f == worst ? ward_action_name(act->kind) : NULL, result);
+        else
+            print_text(a, f);
+    }
+    if (fr.n == 0 && a->cfg.verbose && !a->cfg.json) {
+        ward_buf b;
+        ward_buf_init(&b, 1 << 20);
+        put_clean(&b, shown);
+        (void)!ward_buf_puts(&b, ": OK\n");
+        emit(a, &b);
+        ward_buf_free(&b);
+    }
+    if (acting && !a->cfg.json)
+        print_action(a, path, whole, inner, result, ok);
+    free_result(frp);
+}
+
 static void scan_one(struct app *a, ward_scanner *sc, const char *path)
 {
     bool is_stdin = strcmp(path, "-") == 0;
@@ -296,71 +368,129 @@ static void scan_one(struct app *a, ward_scanner *sc, const char *path)
     atomic_fetch_add(&a->st.files, 1);
     atomic_fetch_add(&a->st.bytes_scanned, res.bytes);
     atomic_fetch_add(&a->st.bytes_read, res.top_size);
+    finish_file(a, path, shown, is_stdin, &fr, res.verdict);
+}
 
-    /* The worst finding decides the action on the file. */
-    const struct finding_rec *worst = NULL;
-    bool read_error = false;
-    for (size_t i = 0; i < fr.n; i++) {
-        const struct finding_rec *f = &fr.f[i];
-        if (f->verdict == WARD_VERDICT_NOT_SCANNED && f->reason == WARD_REASON_ERROR &&
-            f->depth == 1)
-            read_error = true;
-        if (!worst || f->verdict > worst->verdict)
-            worst = f;
-    }
-    if (res.verdict == WARD_VERDICT_INFECTED || res.verdict == WARD_VERDICT_SUSPICIOUS)
-        atomic_fetch_add(&a->st.infected, 1);
-    else if (read_error)
-        atomic_fetch_add(&a->st.errors, 1);
-    else if (res.verdict == WARD_VERDICT_NOT_SCANNED)
-        atomic_fetch_add(&a->st.not_scanned, 1);
+/* ---- scanning through the daemon ------------------------------------------ */
 
-    const struct ward_action *act = worst ? &a->cfg.actions[verdict_kind(worst->verdict)] : NULL;
-    bool acting = act && act->kind != WARD_ACT_REPORT && !is_stdin &&
-                  !(worst->verdict == WARD_VERDICT_NOT_SCANNED && read_error);
-    char result[1024] = "", inner[2048] = "";
-    bool ok = true, whole = false;
-    if (acting) {
-        whole = worst->depth > 1;
-        if (whole) {
-            ward_buf ib;
-            ward_buf_init(&ib, sizeof inner - 1);
-            for (unsigned k = 1; k < worst->depth; k++) {
-                if (k > 1)
-                    (void)!ward_buf_putc(&ib, '/');
-                (void)!ward_buf_puts(&ib, worst->path[k]);
-            }
-            snprintf(inner, sizeof inner, "%s", ward_buf_str(&ib));
-            ward_buf_free(&ib);
-        }
-        ok = ward_action_run(act, path, worst->name, result, sizeof result, NULL, 0) == WARD_OK;
-        if (!ok)
-            atomic_fetch_add(&a->st.errors, 1);
-    }
+struct dfound {
+    struct file_result *fr;
+    const char *shown;
+    enum ward_verdict worst;
+};
 
-    {
-        for (size_t i = 0; i < fr.n; i++) {
-            const struct finding_rec *f = &fr.f[i];
-            if (f->depth == 0 || !f->path || !f->path[0])
-                continue;
-            if (a->cfg.json)
-                print_json(a, f, acting && f == worst ? ward_action_name(act->kind) : NULL,
-                           result);
-            else
-                print_text(a, f);
-        }
-        if (fr.n == 0 && a->cfg.verbose && !a->cfg.json) {
-            ward_buf b;
-            ward_buf_init(&b, 1 << 20);
-            put_clean(&b, shown);
-            (void)!ward_buf_puts(&b, ": OK\n");
-            emit(a, &b);
-            ward_buf_free(&b);
-        }
-        if (acting && !a->cfg.json)
-            print_action(a, path, whole, inner, result, ok);
+static void on_daemon_finding(void *ctx, enum ward_verdict v, enum ward_reason r,
+                              const char *name, const char *path)
+{
+    struct dfound *df = ctx;
+    (void)path;
+    const char *p[1] = {df->shown};
+    struct ward_finding f = {v, r, name, p, 1};
+    on_finding(df->fr, &f);
+    if (v > df->worst)
+        df->worst = v;
+}
+
+static void scan_one_daemon(struct app *a, struct dclient *dc, const char *path)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *shown = is_stdin ? "stdin" : path;
+    char abs[PATH_MAX];
+    if (!is_stdin && !realpath(path, abs)) {
+        report_error(a, path, strerror(errno));
+        return;
     }
-    free_result(&fr);
+    int fd = -1;
+    struct stat st = {0};
+    if (is_stdin || a->cfg.daemon_mode != DCLIENT_PATH) {
+        fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            report_error(a, path, strerror(errno));
+            return;
+        }
+    }
+    if (!is_stdin)
+        (void)stat(path, &st);
+    struct file_result fr = {0};
+    struct dfound df = {&fr, shown, WARD_VERDICT_CLEAN};
+    char err[1024] = "";
+    int rc = dclient_scan(dc, is_stdin ? "stdin" : abs, fd, is_stdin, on_daemon_finding, &df, err,
+                          sizeof err);
+    if (fd >= 0 && !is_stdin)
+        close(fd);
+    if (rc < 0 && fr.n == 0) {
+        report_error(a, path, err);
+        free_result(&fr);
+        return;
+    }
+    atomic_fetch_add(&a->st.files, 1);
+    atomic_fetch_add(&a->st.bytes_scanned, (unsigned long long)st.st_size);
+    atomic_fetch_add(&a->st.bytes_read, (unsigned long long)st.st_size);
+    finish_file(a, path, shown, is_stdin, &fr, df.worst);
+}
+
+/* --multiscan: the daemon walks each argument itself; its lines are grouped by file. */
+struct mgroup {
+    struct app *a;
+    char **paths;
+    struct file_result *frs;
+    enum ward_verdict *worst;
+    size_t n, cap;
+};
+
+static void on_multi_finding(void *ctx, enum ward_verdict v, enum ward_reason r,
+                             const char *name, const char *path)
+{
+    struct mgroup *g = ctx;
+    size_t i;
+    for (i = 0; i < g->n; i++)
+        if (strcmp(g->paths[i], path) == 0)
+            break;
+    if (i == g->n) {
+        if (g->n == g->cap) {
+            size_t cap = g->cap ? g->cap * 2 : 16;
+            char **p = realloc(g->paths, cap * sizeof *p);
+            struct file_result *f = p ? realloc(g->frs, cap * sizeof *f) : NULL;
+            enum ward_verdict *w = f ? realloc(g->worst, cap * sizeof *w) : NULL;
+            if (p)
+                g->paths = p;
+            if (f)
+                g->frs = f;
+            if (!w)
+                return;
+            g->worst = w;
+            g->cap = cap;
+        }
+        g->paths[i] = strdup(path);
+        memset(&g->frs[i], 0, sizeof g->frs[i]);
+        g->worst[i] = WARD_VERDICT_CLEAN;
+        g->n++;
+    }
+    const char *p[1] = {g->paths[i]};
+    struct ward_finding f = {v, r, name, p, 1};
+    on_finding(&g->frs[i], &f);
+    if (v > g->worst[i])
+        g->worst[i] = v;
+}
+
+static void multiscan_arg(struct app *a, const char *path)
+{
+    char abs[PATH_MAX], err[1024] = "";
+    if (!realpath(path, abs)) {
+        report_error(a, path, strerror(errno));
+        return;
+    }
+    struct mgroup g = {a, NULL, NULL, NULL, 0, 0};
+    if (dclient_multiscan(a->cfg.daemon, abs, on_multi_finding, &g, err, sizeof err) < 0)
+        report_error(a, path, err);
+    for (size_t i = 0; i < g.n; i++) {
+        atomic_fetch_add(&a->st.files, 1);
+        finish_file(a, g.paths[i], g.paths[i], false, &g.frs[i], g.worst[i]);
+        free(g.paths[i]);
+    }
+    free(g.paths);
+    free(g.frs);
+    free(g.worst);
 }
 
 /* ---- queue and workers --------------------------------------------------- */
@@ -410,7 +540,24 @@ struct worker {
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    ward_scanner *sc;
+    ward_scanner *sc = NULL;
+    if (w->a->cfg.daemon) {
+        struct dclient *dc = dclient_new(w->a->cfg.daemon, w->a->cfg.daemon_mode,
+                                         w->a->cfg.all_matches);
+        struct batch *b;
+        while ((b = queue_pop(&w->a->q)) != NULL) {
+            for (unsigned i = 0; i < b->n; i++) {
+                if (dc)
+                    scan_one_daemon(w->a, dc, b->paths[i]);
+                else
+                    report_error(w->a, b->paths[i], "out of memory");
+                free(b->paths[i]);
+            }
+            free(b);
+        }
+        dclient_free(dc);
+        return NULL;
+    }
     /* Each thread makes its own scanner, in parallel with the others. */
     if (ward_scanner_new(w->a->db, &sc)) {
         w->failed = true;
@@ -608,6 +755,11 @@ static void usage(FILE *f)
           "  -l, --log FILE            append the report to FILE\n"
           "      --log-level LEVEL     error, warning, notice, info, debug, trace\n"
           "      --follow-symlinks     follow symbolic links inside directories\n"
+          "      --daemon[=SOCKET]     scan through wardd (default: [wardd] socket), by path;\n"
+          "                            SOCKET may be HOST:PORT\n"
+          "      --stream              with --daemon: send the bytes (INSTREAM)\n"
+          "      --fdpass              with --daemon: pass the open file (FILDES)\n"
+          "      --multiscan           with --daemon: the daemon walks each path in parallel\n"
           "\nExit status: 0 nothing found, 1 something found (or not scanned), 2 error.\n",
           f);
 }
@@ -616,7 +768,7 @@ enum {
     OPT_EXCLUDE = 256, OPT_EXCLUDE_DIR, OPT_INCLUDE, OPT_FILE_LIST, OPT_MAX_FILESIZE,
     OPT_MAX_SCANSIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_MAX_SCANTIME, OPT_MAX_RATIO,
     OPT_ON_INFECTED, OPT_ON_SUSPICIOUS, OPT_ON_NOT_SCANNED, OPT_JSON, OPT_NO_SUMMARY,
-    OPT_LOG_LEVEL, OPT_FOLLOW, OPT_HELP,
+    OPT_LOG_LEVEL, OPT_FOLLOW, OPT_HELP, OPT_DAEMON, OPT_STREAM, OPT_FDPASS, OPT_MULTISCAN,
 };
 
 static const struct option long_opts[] = {
@@ -644,6 +796,10 @@ static const struct option long_opts[] = {
     {"log", required_argument, NULL, 'l'},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"follow-symlinks", no_argument, NULL, OPT_FOLLOW},
+    {"daemon", optional_argument, NULL, OPT_DAEMON},
+    {"stream", no_argument, NULL, OPT_STREAM},
+    {"fdpass", no_argument, NULL, OPT_FDPASS},
+    {"multiscan", no_argument, NULL, OPT_MULTISCAN},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -734,6 +890,8 @@ static double now_sec(void)
 
 static unsigned long long sig_count(const ward_db *db)
 {
+    if (!db)
+        return 0; /* scanning through the daemon: its database, not ours */
     const struct ward_db_stats *st = ward_db_stats(db);
     unsigned long long n = 0;
     static const enum ward_sigkind detect[] = {WARD_KIND_HDB, WARD_KIND_HSB, WARD_KIND_NDB,
@@ -898,6 +1056,14 @@ int cmd_scan(int argc, char **argv)
             break;
         }
         case OPT_FOLLOW: c->follow_symlinks = true; break;
+        case OPT_DAEMON: {
+            static const char *const wardd[] = {"wardd", NULL};
+            c->daemon = optarg && *optarg ? optarg : ward_opt_str(c->env.conf, wardd, "socket");
+            break;
+        }
+        case OPT_STREAM: c->daemon_mode = DCLIENT_STREAM; break;
+        case OPT_FDPASS: c->daemon_mode = DCLIENT_FDPASS; break;
+        case OPT_MULTISCAN: c->multiscan = true; break;
         case OPT_HELP:
             usage(stdout);
             rc = EXIT_CLEAN;
@@ -930,13 +1096,33 @@ int cmd_scan(int argc, char **argv)
         c->threads = n > 0 ? (unsigned)n : 1;
     }
 
-    double t0 = now_sec();
-    a->db = cli_load_database(&c->env, false, false);
-    if (!a->db)
+    if ((c->daemon_mode != DCLIENT_PATH || c->multiscan) && !c->daemon) {
+        cli_error("--stream, --fdpass and --multiscan go with --daemon");
         goto out;
+    }
+    double t0 = now_sec();
+    if (!c->daemon) {
+        a->db = cli_load_database(&c->env, false, false);
+        if (!a->db)
+            goto out;
+    }
     double t1 = now_sec();
-
     pthread_mutex_init(&a->out_lock, NULL);
+    if (c->multiscan) {
+        /* the daemon walks and scans in parallel: one request per argument */
+        for (int i = optind; i < argc; i++) {
+            if (strcmp(argv[i], "-") == 0) {
+                struct dclient *dc = dclient_new(c->daemon, DCLIENT_STREAM, false);
+                if (dc)
+                    scan_one_daemon(a, dc, "-");
+                dclient_free(dc);
+            } else {
+                multiscan_arg(a, argv[i]);
+            }
+        }
+        goto summary;
+    }
+
     pthread_mutex_init(&a->q.lock, NULL);
     pthread_cond_init(&a->q.not_empty, NULL);
     pthread_cond_init(&a->q.not_full, NULL);
@@ -962,6 +1148,7 @@ int cmd_scan(int argc, char **argv)
     for (unsigned i = 0; i < started; i++)
         pthread_join(ws[i].tid, NULL);
     free(ws);
+summary:;
     double t2 = now_sec();
     if (c->summary)
         print_summary(a, t1 - t0, t2 - t1);

@@ -1,4 +1,5 @@
 """wardd as its clients see it: the clamd protocol, sessions, reloads, bad input."""
+import json
 import os
 import pathlib
 import signal
@@ -326,3 +327,33 @@ def test_bad_configuration_does_not_start(tmp_path):
                        timeout=30)
     assert p.returncode == 2
     assert f"{conf}:2: [wardd] max_threads".encode() in p.stderr
+
+
+@pytest.mark.parametrize("mode", [[], ["--stream"], ["--fdpass"], ["--multiscan"], ["-z"]])
+def test_ward_scan_through_the_daemon(wardd, ward, tmp_path, mode):
+    """`ward scan --daemon` gives the in-process scanner's output and exit codes."""
+    w = wardd()
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "clean.txt").write_text("hello")
+    (tree / "sub" / "e.com").write_bytes(eicar())
+    p = ward("scan", "--no-summary", f"--daemon={w.sock}", *mode, tree, check=1)
+    assert p.stdout.decode().splitlines() == [f"{tree}/sub/e.com: {EICAR_NAME} FOUND"]
+    p = ward("scan", "--no-summary", f"--daemon={w.sock}", *mode, tree / "clean.txt", check=0)
+    assert p.stdout == b""
+    p = ward("scan", "--json", f"--daemon={w.sock}", *mode, tree, check=1)
+    lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    assert lines[0]["name"] == EICAR_NAME and lines[0]["path"] == f"{tree}/sub/e.com"
+    assert lines[-1]["summary"]["infected"] == 1
+
+
+def test_ward_scan_daemon_stdin_and_actions(wardd, ward, tmp_path):
+    w = wardd()
+    p = ward("scan", "--no-summary", f"--daemon={w.sock}", "-", input=eicar(), check=1)
+    assert p.stdout.decode().strip() == f"stdin: {EICAR_NAME} FOUND"
+    f = tmp_path / "e.com"
+    f.write_bytes(eicar())
+    ward("scan", "--no-summary", f"--daemon={w.sock}", "--on-infected=delete", f, check=1)
+    assert not f.exists()
+    # no daemon there: an error, exit 2
+    p = ward("scan", "--no-summary", f"--daemon={tmp_path}/nosuch.sock", tmp_path, check=2)
