@@ -128,6 +128,9 @@ void ward_clamd_parse_legacy(const uint8_t *buf, size_t len, struct ward_clamd_c
     cmd->framing = WARD_CLAMD_LEGACY;
     cmd->trailing_cr = false;
     ward_clamd_identify((const char *)buf, n, cmd);
-    if (!ward_clamd_legacy_ok(cmd->kind))
+    if (!ward_clamd_legacy_ok(cmd->kind)) {
         cmd->kind = WARD_CLAMD_UNKNOWN;
+        cmd->arg = NULL;
+        cmd->arg_len = 0;
+    }
 }
