@@ -57,7 +57,7 @@ struct conn {
     bool got_command;     /* a complete command arrived (timeouts change) */
     bool scan_pending;    /* a path or descriptor scan runs outside a session */
     bool garbage_said;    /* "Error processing command" sent */
-    enum ward_clamd_framing framing; /* of the command being read (INSTREAM, FILDES) */
+    enum ward_clamd_framing framing; /* of the last command (FILDES, garbage after it) */
     unsigned next_id;
     unsigned cur_id;      /* id of the command being read (INSTREAM, FILDES) */
     unsigned pending;     /* jobs in flight */
@@ -319,6 +319,8 @@ static void do_command(struct conn *c, const struct ward_clamd_cmd *cmd)
     __atomic_add_fetch(&wardd_stats.commands, 1, __ATOMIC_RELAXED);
     c->got_command = true;
     enum ward_clamd_framing f = cmd->framing;
+    /* "Error processing command" for bytes after it ends as this command's replies do */
+    c->framing = f;
     if (c->session && cmd->kind == WARD_CLAMD_END) {
         c->ending = true;
         no_more_commands(c);
@@ -471,7 +473,11 @@ static void fildes_byte(struct conn *c)
     consume(c, 1);
     c->state = c->session ? ST_CMD : ST_DONE;
     if (fd < 0) {
+        /* an error that ends a session too, as clamd's protocol errors do */
         replyf(c, c->cur_id, c->framing, "No file descriptor received. ERROR");
+        c->ending = true;
+        no_more_commands(c);
+        update_events(c);
         return;
     }
     struct job *j = new_job(c, JOB_FD, WARD_CLAMD_FILDES, c->cur_id, c->framing);
@@ -572,10 +578,13 @@ static void process_input(struct conn *c)
         local.arg_len = arg_len;
         bool cr = cmd.trailing_cr;
         if (cmd.kind == WARD_CLAMD_FILDES && fildes_fd_too_early(c, cmd_end)) {
+            /* both lines end with NUL whatever the framing; in a session they carry
+               the FILDES command's id */
+            unsigned id = c->session ? ++c->next_id : 0;
             consume(c, used);
-            reply_unit(c, 0, "PROTOCOL ERROR: ancillary data sent without FILDES. ERROR",
-                       57, '\0');
-            reply_unit(c, 0, "Error processing command. ERROR", 31, '\0');
+            reply_unit(c, id, "PROTOCOL ERROR: ancillary data sent without FILDES. ERROR", 57,
+                       '\0');
+            reply_unit(c, id, "Error processing command. ERROR", 31, '\0');
             c->ending = true;
             no_more_commands(c);
             update_events(c);
@@ -583,10 +592,8 @@ static void process_input(struct conn *c)
         }
         consume(c, used);
         do_command(c, &local);
-        if (cr && !c->session) {
-            c->framing = local.framing;
+        if (cr && !c->session)
             garbage_after_command(c);
-        }
     }
 }
 

@@ -133,7 +133,12 @@ static void path_error(struct tree *t, const char *path, int err)
 {
     char msg[256];
     snprintf(msg, sizeof msg, "File path check failure: %s.", strerror(err));
+    /* during a MULTISCAN walk, workers append to the same reply */
+    if (t->multi)
+        pthread_mutex_lock(&t->multi->lock);
     error_line(&t->j->reply, path, msg, job_delim(t->j));
+    if (t->multi)
+        pthread_mutex_unlock(&t->multi->lock);
     t->errors++;
 }
 
@@ -159,38 +164,113 @@ static void queue_file(struct tree *t, const char *path)
     pool_submit_force(f);
 }
 
-/* Walk a directory in readdir order; symlinks, FIFOs and devices inside are skipped. */
+/* An entry of a directory, held until the directory is sorted. */
+struct dir_entry {
+    char *name;
+    ino_t ino;
+    bool is_dir;
+};
+
+/*
+ * clamd's order (libclamav's cli_ftw): each directory's files before its
+ * subdirectories, each group by inode number. It decides which file SCAN
+ * stops at and the order of CONTSCAN's lines.
+ */
+static int entry_order(const void *a, const void *b)
+{
+    const struct dir_entry *x = a, *y = b;
+    if (x->is_dir != y->is_dir)
+        return x->is_dir ? 1 : -1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/*
+ * The regular files and directories in `dir`, sorted; symlinks, FIFOs,
+ * devices and entries that vanish meanwhile are left out, as clamd (not
+ * following symlinks) leaves them. Returns the count, or -1 with errno set
+ * when the directory cannot be opened; *out is for free_entries.
+ */
+static ssize_t read_entries(const char *dir, struct dir_entry **out)
+{
+    *out = NULL;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dir_entry *v = NULL;
+    size_t n = 0, cap = 0;
+    size_t dlen = strlen(dir);
+    bool slash = dlen && dir[dlen - 1] == '/';
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        bool is_dir = de->d_type == DT_DIR;
+        if (de->d_type == DT_UNKNOWN) {
+            /* some filesystems do not fill d_type: ask the inode */
+            char path[PATH_MAX];
+            int k = snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", de->d_name);
+            struct stat st;
+            if (k < 0 || (size_t)k >= sizeof path || lstat(path, &st) != 0)
+                continue;
+            if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+                continue;
+            is_dir = S_ISDIR(st.st_mode);
+        } else if (de->d_type != DT_DIR && de->d_type != DT_REG) {
+            continue;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct dir_entry *nv = realloc(v, ncap * sizeof *nv);
+            if (!nv)
+                break; /* scan what fits */
+            v = nv;
+            cap = ncap;
+        }
+        if (!(v[n].name = strdup(de->d_name)))
+            break;
+        v[n].ino = de->d_ino;
+        v[n].is_dir = is_dir;
+        n++;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(v, n, sizeof *v, entry_order);
+    *out = v;
+    return (ssize_t)n;
+}
+
+static void free_entries(struct dir_entry *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+/* Walk a directory in clamd's order; symlinks, FIFOs and devices inside are skipped. */
 static void walk(struct tree *t, const char *dir, unsigned depth)
 {
     if (depth > 256)
         return;
-    DIR *d = opendir(dir);
-    if (!d) {
+    struct dir_entry *v;
+    ssize_t n = read_entries(dir, &v);
+    if (n < 0) {
         path_error(t, dir, errno);
         return;
     }
-    struct dirent *de;
     size_t dlen = strlen(dir);
     bool slash = dlen && dir[dlen - 1] == '/';
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
+    for (size_t i = 0; i < (size_t)n; i++) {
         if (t->stop_at_first && t->found)
             break;
         char path[PATH_MAX];
-        int n = snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", de->d_name);
-        if (n < 0 || (size_t)n >= sizeof path)
+        int k = snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", v[i].name);
+        if (k < 0 || (size_t)k >= sizeof path)
             continue;
-        struct stat st;
-        if (lstat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
+        if (v[i].is_dir) {
             walk(t, path, depth + 1);
-        } else if (S_ISREG(st.st_mode)) {
-            if (t->multi) {
-                queue_file(t, path);
-                continue;
-            }
+        } else if (t->multi) {
+            queue_file(t, path);
+        } else {
             int r = scan_file_path(t->j, t->sc, path, t->all, &t->j->reply);
             if (r > 0)
                 t->found += (unsigned)r;
@@ -198,13 +278,35 @@ static void walk(struct tree *t, const char *dir, unsigned depth)
                 t->errors++;
         }
     }
-    closedir(d);
+    free_entries(v, (size_t)n);
+}
+
+/*
+ * The argument as clamd takes it (libclamav's cli_ftw): trailing slashes are
+ * cut off, and doubled leading slashes are collapsed for the walk. Lines about
+ * what the walk meets (FOUND, errors) name the collapsed path; the final
+ * "PATH: OK" names the argument as sent, less its trailing slashes. The
+ * argument is shortened in place; the walk's path is returned.
+ */
+static const char *clamd_path(char *arg)
+{
+    if (!arg[0] || !arg[1])
+        return arg;
+    const char *p = arg;
+    while (p[0] == '/' && p[1] == '/')
+        p++;
+    char *end = arg + strlen(arg);
+    while (end > p && end[-1] == '/')
+        end--;
+    *end = 0;
+    return p;
 }
 
 static void run_path(struct job *j, ward_scanner *sc)
 {
     char delim = job_delim(j);
-    const char *path = j->path;
+    const char *path = clamd_path(j->path);
+    const char *shown = j->path; /* for the OK line */
     struct tree t = {j, sc, j->cmd == WARD_CLAMD_SCAN || j->cmd == WARD_CLAMD_ALLMATCHSCAN,
                      j->cmd == WARD_CLAMD_ALLMATCHSCAN, 0, 0, NULL};
     struct stat st;
@@ -232,15 +334,18 @@ static void run_path(struct job *j, ward_scanner *sc)
         }
         walk(&t, path, 0);
         if (!t.found && (!t.errors || j->cmd != WARD_CLAMD_MULTISCAN))
-            (void)!ward_buf_printf(&j->reply, "%s: OK%c", path, delim);
+            (void)!ward_buf_printf(&j->reply, "%s: OK%c", shown, delim);
     } else if (S_ISREG(st.st_mode)) {
         int r = scan_file_path(j, sc, path, t.all, &j->reply);
         if (r == 0)
-            (void)!ward_buf_printf(&j->reply, "%s: OK%c", path, delim);
+            (void)!ward_buf_printf(&j->reply, "%s: OK%c", shown, delim);
     } else {
-        /* clamd's two lines for a FIFO or a device */
-        error_line(&j->reply, path, "Not supported file type", delim);
-        (void)!ward_buf_printf(&j->reply, "%s: OK%c", path, delim);
+        /* clamd's two lines for a FIFO or a device; it leaves out the first when
+           the leading slashes were collapsed (it compares the walk's pointer to
+           the argument's) */
+        if (path == shown)
+            error_line(&j->reply, path, "Not supported file type", delim);
+        (void)!ward_buf_printf(&j->reply, "%s: OK%c", shown, delim);
     }
     loop_complete(j);
 }
