@@ -353,6 +353,14 @@ class External:
     def running(self):
         return True
 
+    def request(self, data, *, tcp=False, timeout=10.0, half_close=False):
+        """Same contract as clamd_peer.Clamd.request."""
+        with self.connect(tcp=tcp, timeout=timeout) as s:
+            s.sendall(data)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+            return cp.read_reply(s, timeout)
+
 
 class Servers:
     def __init__(self, workdir, dbdir, plain_dbdir, external=None):
