@@ -49,6 +49,8 @@ struct scan_cfg {
     const char *daemon;  /* --daemon: the socket (or HOST:PORT) of wardd */
     enum dclient_mode daemon_mode;
     bool multiscan;
+    bool backup;            /* --backup: into the store before delete, move, exec */
+    ward_quarantine *store; /* opened when an action needs it */
 };
 
 struct stats {
@@ -182,7 +184,7 @@ static void print_text(struct app *a, const struct finding_rec *f)
 }
 
 static void print_json(struct app *a, const struct finding_rec *f, const char *action,
-                       const char *action_result)
+                       const char *action_result, const char *qid, const char *backup_id)
 {
     ward_buf b;
     ward_buf_init(&b, 1 << 20);
@@ -214,6 +216,14 @@ static void print_json(struct app *a, const struct finding_rec *f, const char *a
         (void)!ward_json_str(&b, action);
         (void)!ward_buf_puts(&b, ",\"action_result\":");
         (void)!ward_json_str(&b, action_result);
+        if (qid && *qid) {
+            (void)!ward_buf_puts(&b, ",\"quarantine_id\":");
+            (void)!ward_json_str(&b, qid);
+        }
+        if (backup_id && *backup_id) {
+            (void)!ward_buf_puts(&b, ",\"backup_id\":");
+            (void)!ward_json_str(&b, backup_id);
+        }
     }
     (void)!ward_buf_puts(&b, "}\n");
     emit(a, &b);
@@ -269,6 +279,61 @@ static void report_error(struct app *a, const char *path, const char *msg)
     }
 }
 
+/* The absolute path of a file, for the store's record (its directory resolved). */
+static void absolute_path(const char *path, char *out, size_t cap)
+{
+    if (path[0] == '/') {
+        snprintf(out, cap, "%s", path);
+        return;
+    }
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    int n = -1;
+    if (realpath(dir, real))
+        n = snprintf(out, cap, "%s/%s", strcmp(real, "/") ? real : "", base);
+    if (n < 0 || (size_t)n >= cap)
+        snprintf(out, cap, "%s", path);
+}
+
+/* Act on the file, with the store for quarantine and backups. */
+static bool act_on(struct app *a, const struct ward_action *act, const char *path,
+                   const struct file_result *fr, const struct finding_rec *worst,
+                   enum ward_verdict verdict, char *result, size_t cap, char *qid,
+                   char *backup_id)
+{
+    enum { MAX_NAMES = 64 };
+    const char *names[MAX_NAMES];
+    size_t nn = 0;
+    for (size_t i = 0; i < fr->n && nn < MAX_NAMES; i++) {
+        const struct finding_rec *f = &fr->f[i];
+        if (f->verdict != worst->verdict || !f->name)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < nn && !dup; k++)
+            dup = strcmp(names[k], f->name) == 0;
+        if (!dup)
+            names[nn++] = f->name;
+    }
+    char abs[PATH_MAX];
+    absolute_path(path, abs, sizeof abs);
+    struct ward_qmeta m = {
+        .program = "ward scan",
+        .path = abs,
+        .verdict = ward_verdict_name(verdict),
+        .names = names,
+        .n_names = nn,
+    };
+    struct ward_action_ctx ctx = {a->cfg.store, &m, a->cfg.backup, backup_id};
+    char dest[PATH_MAX] = "";
+    bool ok = ward_action_run_ctx(act, &ctx, path, worst->name, result, cap, dest,
+                                  sizeof dest) == WARD_OK;
+    if (act->kind == WARD_ACT_QUARANTINE)
+        snprintf(qid, WARD_QID_LEN + 1, "%s", dest);
+    return ok;
+}
+
 /* Report a file's findings, count it, and act on it (both scanning modes). */
 static void finish_file(struct app *a, const char *path, const char *shown, bool is_stdin,
                         struct file_result *frp, enum ward_verdict verdict)
@@ -295,7 +360,8 @@ static void finish_file(struct app *a, const char *path, const char *shown, bool
     const struct ward_action *act = worst ? &a->cfg.actions[verdict_kind(worst->verdict)] : NULL;
     bool acting = act && act->kind != WARD_ACT_REPORT && !is_stdin &&
                   !(worst->verdict == WARD_VERDICT_NOT_SCANNED && read_error);
-    char result[1024] = "", inner[2048] = "";
+    char result[1024] = "", inner[2048] = "", qid[WARD_QID_LEN + 1] = "",
+         backup_id[WARD_QID_LEN + 1] = "";
     bool ok = true, whole = false;
     if (acting) {
         whole = worst->depth > 1;
@@ -310,7 +376,7 @@ static void finish_file(struct app *a, const char *path, const char *shown, bool
             snprintf(inner, sizeof inner, "%s", ward_buf_str(&ib));
             ward_buf_free(&ib);
         }
-        ok = ward_action_run(act, path, worst->name, result, sizeof result, NULL, 0) == WARD_OK;
+        ok = act_on(a, act, path, &fr, worst, verdict, result, sizeof result, qid, backup_id);
         if (!ok)
             atomic_fetch_add(&a->st.errors, 1);
     }
@@ -320,7 +386,8 @@ static void finish_file(struct app *a, const char *path, const char *shown, bool
         if (f->depth == 0 || !f->path || !f->path[0])
             continue;
         if (a->cfg.json)
-            print_json(a, f, acting && f == worst ? ward_action_name(act->kind) : NULL, result);
+            print_json(a, f, acting && f == worst ? ward_action_name(act->kind) : NULL, result,
+                       qid, backup_id);
         else
             print_text(a, f);
     }
@@ -747,7 +814,10 @@ static void usage(FILE *f)
           "      --max-filesize SIZE   --max-scansize SIZE   --max-recursion N\n"
           "      --max-files N         --max-scantime MS     --max-ratio N\n"
           "      --on-infected ACTION  --on-suspicious ACTION  --on-not-scanned ACTION\n"
-          "                            report, delete, move=DIR, copy=DIR or exec=COMMAND\n"
+          "                            report, delete, move=DIR, copy=DIR, exec=COMMAND or\n"
+          "                            quarantine (into the encrypted store)\n"
+          "      --backup              copy a file into the quarantine store (kind backup)\n"
+          "                            before delete, move or exec\n"
           "  -z, --all-match           report every signature that matches\n"
           "      --json                one JSON object per line\n"
           "      --no-summary          no summary at the end\n"
@@ -769,6 +839,7 @@ enum {
     OPT_MAX_SCANSIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_MAX_SCANTIME, OPT_MAX_RATIO,
     OPT_ON_INFECTED, OPT_ON_SUSPICIOUS, OPT_ON_NOT_SCANNED, OPT_JSON, OPT_NO_SUMMARY,
     OPT_LOG_LEVEL, OPT_FOLLOW, OPT_HELP, OPT_DAEMON, OPT_STREAM, OPT_FDPASS, OPT_MULTISCAN,
+    OPT_BACKUP,
 };
 
 static const struct option long_opts[] = {
@@ -788,6 +859,7 @@ static const struct option long_opts[] = {
     {"on-infected", required_argument, NULL, OPT_ON_INFECTED},
     {"on-suspicious", required_argument, NULL, OPT_ON_SUSPICIOUS},
     {"on-not-scanned", required_argument, NULL, OPT_ON_NOT_SCANNED},
+    {"backup", no_argument, NULL, OPT_BACKUP},
     {"all-match", no_argument, NULL, 'z'},
     {"allmatch", no_argument, NULL, 'z'},
     {"json", no_argument, NULL, OPT_JSON},
@@ -858,6 +930,7 @@ static bool apply_config(struct scan_cfg *c)
     c->follow_symlinks = ward_opt_bool(conf, scan, "follow_symlinks");
     c->cross_fs = ward_opt_bool(conf, scan, "cross_filesystems");
     c->tmpdir = ward_opt_str(conf, scan, "tmp_dir");
+    c->backup = ward_opt_bool(conf, scan, "backup");
     static const char *keys[] = {"exclude", "exclude_dir", "include"};
     regex_t *res[] = {&c->exclude, &c->exclude_dir, &c->include};
     bool *have[] = {&c->have_exclude, &c->have_exclude_dir, &c->have_include};
@@ -1036,6 +1109,7 @@ int cmd_scan(int argc, char **argv)
             if (!set_action(&c->actions[2], optarg, "--on-not-scanned"))
                 goto out;
             break;
+        case OPT_BACKUP: c->backup = true; break;
         case 'z': c->all_matches = true; break;
         case OPT_JSON: c->json = true; break;
         case OPT_NO_SUMMARY: c->summary = false; break;
@@ -1087,6 +1161,12 @@ int cmd_scan(int argc, char **argv)
             goto out;
         }
     }
+    bool need_store = false;
+    for (int i = 0; i < VERDICT_KINDS; i++)
+        need_store |= c->actions[i].kind == WARD_ACT_QUARANTINE ||
+                      (c->backup && ward_action_changes_file(c->actions[i].kind));
+    if (need_store && !(c->store = cli_open_quarantine(&c->env, true)))
+        goto out;
     if (log_path && !(c->log = fopen(log_path, "a"))) {
         cli_error("--log: cannot open %s: %s", log_path, strerror(errno));
         goto out;
@@ -1175,6 +1255,7 @@ out:
         regfree(&c->include);
     if (c->log)
         fclose(c->log);
+    ward_quarantine_close(c->store);
     cli_env_free(&c->env);
     free(a);
     return rc;

@@ -125,3 +125,26 @@ void cli_env_free(struct cli_env *env)
     ward_conf_free(env->conf);
     env->conf = NULL;
 }
+
+ward_quarantine *cli_open_quarantine(struct cli_env *env, bool create)
+{
+    static const char *const global[] = {"global", NULL};
+    const char *dir = ward_opt_str(env->conf, global, "quarantine_dir");
+    const char *key = ward_opt_str(env->conf, global, "quarantine_key_file");
+    struct ward_qopts o = {
+        .max_size = ward_opt_u64(env->conf, global, "quarantine_max_size"),
+        .max_age = ward_opt_u64(env->conf, global, "quarantine_max_age"),
+        .create = create,
+    };
+    ward_quarantine *q = NULL;
+    struct ward_diag d;
+    if (!dir || !*dir) {
+        cli_error("quarantine_dir is not set");
+        return NULL;
+    }
+    if (ward_quarantine_open(dir, key && *key ? key : NULL, &o, &q, &d)) {
+        cli_error("quarantine: %s", d.msg);
+        return NULL;
+    }
+    return q;
+}

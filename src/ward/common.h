@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "engine/db.h"
+#include "store/quarantine.h"
 #include "util/conf.h"
 
 /* Exit codes, as clamscan's. */
@@ -38,9 +39,16 @@ bool cli_add_database(struct cli_env *env, const char *path);
 /* Load (and compile) the database chosen by options, config or install. */
 ward_db *cli_load_database(struct cli_env *env, bool check_only, bool collect_errors);
 void cli_env_free(struct cli_env *env);
+/*
+ * Open the quarantine configured in [global] (quarantine_dir, _key_file,
+ * _max_size, _max_age); `create` makes it when missing. Prints the problem
+ * and returns NULL on failure.
+ */
+ward_quarantine *cli_open_quarantine(struct cli_env *env, bool create);
 
 int cmd_scan(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * main.c - `ward`, the administrator's command: scan, db, config, version.
+ * main.c - `ward`, the administrator's command: scan, db, quarantine, config, version.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +15,8 @@ static void usage(FILE *f)
           "Commands:\n"
           "  scan PATH...        scan files and directories (ward scan --help)\n"
           "  db info|check|list  inspect signature databases\n"
+          "  quarantine COMMAND  list, show, restore, export, delete, purge, verify the\n"
+          "                      quarantine and backup store (ward quarantine --help)\n"
           "  config check [FILE] check a configuration file\n"
           "  version             print versions\n",
           f);
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
         return cmd_scan(argc - 1, argv + 1);
     if (!strcmp(cmd, "db"))
         return cmd_db(argc - 1, argv + 1);
+    if (!strcmp(cmd, "quarantine"))
+        return cmd_quarantine(argc - 1, argv + 1);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {

@@ -87,6 +87,57 @@ int main(void)
     CHECK(access(f, F_OK) != 0);
     CHECK(ward_action_run(&a, f, "X", res, sizeof res, NULL, 0) != WARD_OK);
 
+    /* quarantine: into the store, then the file goes; without a store nothing happens */
+    char store[300];
+    snprintf(store, sizeof store, "%s/store", dir);
+    struct ward_qopts qo = {0, 0, true};
+    ward_quarantine *qs = NULL;
+    struct ward_diag d;
+    CHECK(ward_quarantine_open(store, NULL, &qo, &qs, &d) == WARD_OK);
+    struct ward_qmeta m = {.program = "test", .verdict = "infected"};
+    struct ward_action_ctx ctx = {qs, &m, false, NULL};
+    ward_action_free(&a);
+    CHECK(ward_action_parse("quarantine=x", &a, &why) != WARD_OK);
+    CHECK(ward_action_parse("quarantine", &a, &why) == WARD_OK && a.kind == WARD_ACT_QUARANTINE);
+    write_file(f, "payload4");
+    CHECK(ward_action_run(&a, f, "X", res, sizeof res, NULL, 0) != WARD_OK);
+    CHECK(access(f, F_OK) == 0);
+    CHECK(ward_action_run_ctx(&a, &ctx, f, "X", res, sizeof res, dest, sizeof dest) == WARD_OK);
+    CHECK(access(f, F_OK) != 0);
+    CHECK(strstr(res, "quarantined as ") && strlen(dest) == WARD_QID_LEN);
+    struct ward_qrecord r;
+    CHECK(qs && ward_quarantine_get(qs, dest, &r, &d) == WARD_OK);
+    CHECK(r.kind == WARD_QKIND_QUARANTINE && r.size == 8 && r.have_attrs && r.mode == 0755);
+    CHECK_STR(r.path, f);
+    ward_qrecord_free(&r);
+    /* backup before delete */
+    char bid[WARD_QID_LEN + 1] = "";
+    ctx.backup = true;
+    ctx.backup_id = bid;
+    CHECK(ward_action_parse("delete", &a, &why) == WARD_OK);
+    write_file(f, "payload5");
+    CHECK(ward_action_run_ctx(&a, &ctx, f, "X", res, sizeof res, NULL, 0) == WARD_OK);
+    CHECK(access(f, F_OK) != 0 && strstr(res, "backed up as ") && strstr(res, "removed"));
+    CHECK(qs && ward_quarantine_get(qs, bid, &r, &d) == WARD_OK && r.kind == WARD_QKIND_BACKUP);
+    ward_qrecord_free(&r);
+    /* copy changes nothing: no backup */
+    snprintf(spec, sizeof spec, "copy=%s", dir);
+    write_file(f, "payload6");
+    bid[0] = 0;
+    CHECK(ward_action_parse(spec, &a, &why) == WARD_OK);
+    CHECK(ward_action_run_ctx(&a, &ctx, f, "X", res, sizeof res, NULL, 0) == WARD_OK);
+    CHECK(bid[0] == 0);
+    ward_action_free(&a);
+    /* a failed backup stops the action */
+    ward_quarantine_close(qs);
+    chmod(store, 0755); /* a store others can read is refused */
+    CHECK(ward_quarantine_open(store, NULL, &qo, &qs, &d) != WARD_OK);
+    ctx.store = NULL;
+    CHECK(ward_action_parse("delete", &a, &why) == WARD_OK);
+    CHECK(ward_action_run_ctx(&a, &ctx, f, "X", res, sizeof res, NULL, 0) != WARD_OK);
+    CHECK(access(f, F_OK) == 0 && strstr(res, "not removed"));
+    ward_action_free(&a);
+
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);

@@ -16,8 +16,8 @@
 
 const char *ward_action_name(enum ward_action_kind kind)
 {
-    static const char *names[] = {"report", "delete", "move", "copy", "exec"};
-    return kind <= WARD_ACT_EXEC ? names[kind] : "?";
+    static const char *names[] = {"report", "delete", "move", "copy", "exec", "quarantine"};
+    return kind <= WARD_ACT_QUARANTINE ? names[kind] : "?";
 }
 
 ward_err ward_action_parse(const char *spec, struct ward_action *out, const char **why)
@@ -29,7 +29,7 @@ ward_err ward_action_parse(const char *spec, struct ward_action *out, const char
     } forms[] = {
         {"report", WARD_ACT_REPORT, false}, {"delete", WARD_ACT_DELETE, false},
         {"move", WARD_ACT_MOVE, true},      {"copy", WARD_ACT_COPY, true},
-        {"exec", WARD_ACT_EXEC, true},
+        {"exec", WARD_ACT_EXEC, true},      {"quarantine", WARD_ACT_QUARANTINE, false},
     };
     out->kind = WARD_ACT_REPORT;
     out->arg = NULL;
@@ -58,7 +58,7 @@ ward_err ward_action_parse(const char *spec, struct ward_action *out, const char
             return WARD_ERR_NOMEM;
         return WARD_OK;
     }
-    *why = "must be report, delete, move=DIR, copy=DIR or exec=COMMAND";
+    *why = "must be report, delete, move=DIR, copy=DIR, exec=COMMAND or quarantine";
     return WARD_ERR_PARSE;
 }
 
@@ -279,8 +279,43 @@ static ward_err copy_file(const char *from, const char *to)
     return e;
 }
 
-ward_err ward_action_run(const struct ward_action *a, const char *path, const char *name,
-                         char *result, size_t cap, char *dest, size_t dest_cap)
+bool ward_action_changes_file(enum ward_action_kind kind)
+{
+    return kind == WARD_ACT_DELETE || kind == WARD_ACT_MOVE || kind == WARD_ACT_EXEC;
+}
+
+/* Copy the file at `path` into the store as `kind`; `id` receives its id. */
+static ward_err store_file(const struct ward_action_ctx *ctx, enum ward_qkind kind,
+                           const char *path, char id[WARD_QID_LEN + 1], struct ward_diag *diag)
+{
+    if (!ctx || !ctx->store)
+        return ward_diag_set(diag, WARD_ERR_INTERNAL, "no quarantine store");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return ward_diag_set(diag, WARD_ERR_IO, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ward_diag_set(diag, WARD_ERR_IO, "not a regular file");
+    }
+    struct ward_qmeta m = {0};
+    if (ctx->meta)
+        m = *ctx->meta;
+    m.kind = kind;
+    if (!m.path)
+        m.path = path;
+    m.have_attrs = true;
+    m.mode = (uint32_t)(st.st_mode & 07777);
+    m.uid = (uint32_t)st.st_uid;
+    m.gid = (uint32_t)st.st_gid;
+    m.mtime = (int64_t)st.st_mtime;
+    ward_err e = ward_quarantine_put_fd(ctx->store, &m, fd, id, diag);
+    close(fd);
+    return e;
+}
+
+static ward_err run(const struct ward_action *a, const char *path, const char *name,
+                    char *result, size_t cap, char *dest, size_t dest_cap)
 {
     char target[4096];
     switch (a->kind) {
@@ -320,6 +355,56 @@ ward_err ward_action_run(const struct ward_action *a, const char *path, const ch
         return WARD_OK;
     case WARD_ACT_EXEC:
         return run_command(a->arg, path, name, result, cap);
+    case WARD_ACT_QUARANTINE:
+        break; /* needs the store: ward_action_run_ctx */
     }
     return WARD_ERR_INTERNAL;
+}
+
+ward_err ward_action_run(const struct ward_action *a, const char *path, const char *name,
+                         char *result, size_t cap, char *dest, size_t dest_cap)
+{
+    return ward_action_run_ctx(a, NULL, path, name, result, cap, dest, dest_cap);
+}
+
+ward_err ward_action_run_ctx(const struct ward_action *a, const struct ward_action_ctx *ctx,
+                             const char *path, const char *name, char *result, size_t cap,
+                             char *dest, size_t dest_cap)
+{
+    char id[WARD_QID_LEN + 1];
+    struct ward_diag d;
+    if (a->kind == WARD_ACT_QUARANTINE) {
+        ward_err e = store_file(ctx, WARD_QKIND_QUARANTINE, path, id, &d);
+        if (e) {
+            snprintf(result, cap, "cannot quarantine: %s", d.msg);
+            return e;
+        }
+        if (dest)
+            snprintf(dest, dest_cap, "%s", id);
+        /* The store has it: only now does the file leave its place. */
+        if (unlink(path) != 0 && errno != ENOENT) {
+            snprintf(result, cap, "quarantined as %s but cannot remove the file: %s", id,
+                     strerror(errno));
+            return WARD_ERR_IO;
+        }
+        snprintf(result, cap, "quarantined as %s", id);
+        return WARD_OK;
+    }
+    if (!ctx || !ctx->backup || !ward_action_changes_file(a->kind))
+        return run(a, path, name, result, cap, dest, dest_cap);
+    ward_err e = store_file(ctx, WARD_QKIND_BACKUP, path, id, &d);
+    if (e) {
+        snprintf(result, cap, "not %s: cannot back up: %s",
+                 a->kind == WARD_ACT_DELETE ? "removed"
+                 : a->kind == WARD_ACT_MOVE ? "moved"
+                                            : "run",
+                 d.msg);
+        return e;
+    }
+    if (ctx->backup_id)
+        snprintf(ctx->backup_id, WARD_QID_LEN + 1, "%s", id);
+    char done[1024];
+    e = run(a, path, name, done, sizeof done, dest, dest_cap);
+    snprintf(result, cap, "backed up as %s, %s", id, done);
+    return e;
 }

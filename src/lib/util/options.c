@@ -26,6 +26,11 @@ const struct ward_opt ward_options[] = {
     {"global", "cache_size", WARD_OPT_UINT, "65536", NULL, 0},
     {"global", "clamav_cvd_key", WARD_OPT_PATH, NULL, NULL, 0},
     {"global", "clamav_info_key", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "quarantine_dir", WARD_OPT_PATH, "/var/lib/ward/quarantine", NULL, 0},
+    {"global", "quarantine_key_file", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "quarantine_max_size", WARD_OPT_SIZE, "0", NULL, 0},
+    {"global", "quarantine_max_age", WARD_OPT_DURATION, "0", NULL, 0},
+    {"global", "sendmail_path", WARD_OPT_PATH, "/usr/sbin/sendmail", NULL, 0},
     /* [wardd]: the scanning daemon; the limits and logging of [global] may be set here too */
     {"wardd", "socket", WARD_OPT_PATH, "/run/ward/wardd.sock", NULL, 0},
     {"wardd", "socket_mode", WARD_OPT_MODE, "0666", NULL, 0},
@@ -61,13 +66,14 @@ const struct ward_opt ward_options[] = {
     {"scan", "on_infected", WARD_OPT_STRING, "report", NULL, 0},
     {"scan", "on_suspicious", WARD_OPT_STRING, "report", NULL, 0},
     {"scan", "on_not_scanned", WARD_OPT_STRING, "report", NULL, 0},
+    {"scan", "backup", WARD_OPT_BOOL, "no", NULL, 0},
     {NULL, NULL, 0, NULL, NULL, 0},
 };
 
 /* Sections later programs own; accepted (and ignored) until they define options. */
 static const char *const reserved_sections[] = {
     "wardd", "smtp", "milter", "mda", "pipe", "cgp", "pop3", "imap", "oad", "preload",
-    "update", "web", "mirror", "quarantine", NULL,
+    "update", "web", "mirror", NULL,
 };
 
 const struct ward_opt *ward_option_find(const char *section, const char *key)
