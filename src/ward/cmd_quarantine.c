@@ -506,8 +506,14 @@ static int resend(struct ctx *c, const struct ward_qrecord *r)
         nr++;
     }
     int rc = EXIT_ERROR, p[2];
+    struct ward_diag d;
     if (nr == 0) {
         cli_error("quarantine: message %s has no recipients", r->id);
+        goto out;
+    }
+    /* sendmail is not even started for a message that does not check out */
+    if (ward_quarantine_check(c->q, r->id, &d)) {
+        cli_error("quarantine: %s; nothing was delivered", d.msg);
         goto out;
     }
     if (pipe(p) != 0) {
@@ -532,7 +538,6 @@ static int resend(struct ctx *c, const struct ward_qrecord *r)
         cli_error("fork: %s", strerror(errno));
         goto out;
     }
-    struct ward_diag d;
     void (*old)(int) = signal(SIGPIPE, SIG_IGN);
     ward_err e = ward_quarantine_read(c->q, r->id, p[1], &d);
     if (e)
