@@ -102,6 +102,15 @@ void ward_qfs_tmp_discard(struct ward_qfs_tmp *t)
     t->name[0] = 0;
 }
 
+void ward_qfs_writeback(int fd, uint64_t *done, uint64_t end)
+{
+    if (end - *done < WARD_QFS_WRITEBACK)
+        return;
+    /* Only a hint: errors show up at the fsync that follows. */
+    (void)sync_file_range(fd, (off_t)*done, (off_t)(end - *done), SYNC_FILE_RANGE_WRITE);
+    *done = end;
+}
+
 int ward_qfs_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -16,6 +16,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -38,6 +39,16 @@ int ward_qfs_tmp_link(struct ward_qfs_tmp *t, const char *path);
 int ward_qfs_tmp_replace(struct ward_qfs_tmp *t, const char *dir, const char *path);
 /* Close it and remove its temporary name, if any. */
 void ward_qfs_tmp_discard(struct ward_qfs_tmp *t);
+
+/*
+ * Start writing back what was written to `fd` so far, without waiting for
+ * it, every `WARD_QFS_WRITEBACK` bytes: the disk works while the next chunks
+ * are encrypted, the final fsync has little left to do, and a large object
+ * does not fill the page cache with dirty pages. `*done` is the offset
+ * already handed over; call with the current end of the file.
+ */
+#define WARD_QFS_WRITEBACK (8u << 20)
+void ward_qfs_writeback(int fd, uint64_t *done, uint64_t end);
 
 /* fsync a directory, so that names made or removed in it last. */
 int ward_qfs_sync_dir(const char *dir);

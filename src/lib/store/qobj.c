@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/qfs.h"
 #include "util/file.h"
 #include "util/hash.h"
 
@@ -97,7 +98,7 @@ ward_err ward_qobj_encrypt(int out_fd, const uint8_t key[WARD_QOBJ_KEY_LEN], con
     }
     if ((e = write_out(out_fd, hdr, sizeof hdr, diag)))
         goto out;
-    uint64_t size = 0, stored = sizeof hdr;
+    uint64_t size = 0, stored = sizeof hdr, synced = 0;
     size_t off = 0;
     for (bool first = true;; first = false) {
         ssize_t n = src_read(src, &off, plain, WARD_QOBJ_CHUNK);
@@ -121,6 +122,7 @@ ward_err ward_qobj_encrypt(int out_fd, const uint8_t key[WARD_QOBJ_KEY_LEN], con
             goto out;
         size += (uint64_t)n;
         stored += clen;
+        ward_qfs_writeback(out_fd, &synced, stored);
         if (last)
             break;
     }

@@ -104,15 +104,19 @@ ward_err ward_quarantine_read(ward_quarantine *q, const char *id, int out,
 struct file_sink {
     int fd;
     int err; /* errno of a failed write */
+    uint64_t written, synced;
 };
 
 static ward_err to_file(void *ctx, const void *p, size_t n)
 {
     struct file_sink *s = ctx;
-    if (ward_write_full(s->fd, p, n) == WARD_OK)
-        return WARD_OK;
-    s->err = errno;
-    return WARD_ERR_IO;
+    if (ward_write_full(s->fd, p, n) != WARD_OK) {
+        s->err = errno;
+        return WARD_ERR_IO;
+    }
+    s->written += n;
+    ward_qfs_writeback(s->fd, &s->synced, s->written);
+    return WARD_OK;
 }
 
 /* The recorded mode, times and owner; set-id bits are never given back. */
@@ -163,7 +167,7 @@ ward_err ward_quarantine_restore(ward_quarantine *q, const char *id, const char 
     }
     if ((e = ward_qfs_tmp_open(dir, NULL, &t, diag)))
         goto out;
-    struct file_sink sink = {t.fd, 0};
+    struct file_sink sink = {t.fd, 0, 0, 0};
     if ((e = decrypt_checked(q, fd, &rec, to_file, &sink, diag))) {
         if (e == WARD_ERR_IO && sink.err)
             e = ward_diag_set(diag, e, "cannot write %s: %s", path,

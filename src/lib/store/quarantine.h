@@ -27,7 +27,8 @@
  * Concurrency. Any number of processes may use a store at once; the index
  * is SQLite in WAL mode with a busy timeout, writes are IMMEDIATE
  * transactions. One handle may be shared by threads: it serialises its index
- * use, while encryption and decryption run in parallel.
+ * use, while encryption and decryption run in parallel. A handle is not
+ * carried across fork(): a child opens its own.
  *
  * Limits. quarantine_max_size (bytes on disk) and quarantine_max_age are
  * enforced after each put, in the put's transaction, oldest objects first;
