@@ -1,5 +1,6 @@
 /*
- * cmd_db.c - `ward db info|check|list`: what a signature database holds.
+ * cmd_db.c - `ward db info|check|list`: what a signature database holds
+ * (keygen, build and verify are in cmd_dbsign.c).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@ static void usage(FILE *f)
     fputs("usage: ward db info [PATH...]    kinds, counts loaded and skipped, version\n"
           "       ward db check PATH...     parse only, report every error\n"
           "       ward db list [PATH...]    names of all detectable threats\n"
+          "       ward db keygen|build|verify  sign and publish bundles (ward db build --help)\n"
           "PATH is a signature file or directory; default: the configured database.\n"
           "Options: -c, --config FILE\n",
           f);
@@ -93,6 +95,8 @@ int cmd_db(int argc, char **argv)
         return EXIT_ERROR;
     }
     const char *sub = argv[1];
+    if (!strcmp(sub, "keygen") || !strcmp(sub, "build") || !strcmp(sub, "verify"))
+        return cmd_db_sign(argc, argv);
     optind = 2;
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (ch == 'c') {

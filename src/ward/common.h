@@ -50,5 +50,8 @@ int cmd_scan(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+/* ward db keygen|build|verify (cmd_dbsign.c) */
+int cmd_db_sign(int argc, char **argv);
 
 #endif

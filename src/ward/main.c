@@ -15,6 +15,8 @@ static void usage(FILE *f)
           "Commands:\n"
           "  scan PATH...        scan files and directories (ward scan --help)\n"
           "  db info|check|list  inspect signature databases\n"
+          "  db keygen|build|verify  sign and publish Ward signature bundles\n"
+          "  update              download and install signature updates (ward update --help)\n"
           "  quarantine COMMAND  list, show, restore, export, delete, purge, verify the\n"
           "                      quarantine and backup store (ward quarantine --help)\n"
           "  config check [FILE] check a configuration file\n"
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
         return cmd_scan(argc - 1, argv + 1);
     if (!strcmp(cmd, "db"))
         return cmd_db(argc - 1, argv + 1);
+    if (!strcmp(cmd, "update"))
+        return cmd_update(argc - 1, argv + 1);
     if (!strcmp(cmd, "quarantine"))
         return cmd_quarantine(argc - 1, argv + 1);
     if (!strcmp(cmd, "config"))
