@@ -41,15 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         opts.keys.cvd_e = opts.keys.info_e = "65537";
     }
     uint64_t errors = 0;
-    ward_db *db = fuzz_db_new();
+    ward_seg *db = fuzz_seg_new();
     (void)fuzz_load(db, &opts, name, data + 1, size - 1, &errors);
     fuzz_check_pats(db);
-    ward_db_unref(db);
+    ward_seg_unref(db);
     if (errors) {
         opts.collect_errors = false;
-        db = fuzz_db_new();
+        db = fuzz_seg_new();
         (void)fuzz_load(db, &opts, name, data + 1, size - 1, NULL);
-        ward_db_unref(db);
+        ward_seg_unref(db);
     }
     return 0;
 }

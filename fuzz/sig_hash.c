@@ -38,17 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opts.check_only = true;
     opts.collect_errors = true;
     opts.on_error = fuzz_on_error;
-    ward_db *db = fuzz_db_new();
+    ward_seg *db = fuzz_seg_new();
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         (void)fuzz_load(db, &opts, names[i], data, size, NULL);
     check_index(&db->hashes);
     check_index(&db->allow);
-    ward_db_unref(db);
+    ward_seg_unref(db);
 
     /* And once stopping at the first error, as a normal load does. */
     opts.collect_errors = false;
-    db = fuzz_db_new();
+    db = fuzz_seg_new();
     (void)fuzz_load(db, &opts, "fuzz.hdb", data, size, NULL);
-    ward_db_unref(db);
+    ward_seg_unref(db);
     return 0;
 }

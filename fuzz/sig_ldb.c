@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ward_db *db = NULL;
+    ward_seg *db = NULL;
     fuzz_load_both("fuzz.ldb", data, size, &db);
     if (!db)
         return 0;

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ward_db *db = NULL;
+    ward_seg *db = NULL;
     fuzz_load_both("fuzz.ndb", data, size, &db);
     if (db)
         fuzz_compile_and_scan(db, data, size);

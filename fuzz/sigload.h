@@ -1,10 +1,11 @@
 /*
  * sigload.h - helpers shared by the signature-source fuzz targets.
  *
- * A source is loaded through the loader's internal entry point
- * (ward_load_source, engine/db_int.h) from a private NUL-terminated copy of
- * the input, as load.c does for a file, so no temporary files are needed.
- * A database built here is freed with ward_db_unref like any other.
+ * A source is loaded into a segment through the loader's internal entry
+ * point (ward_load_source, engine/db_int.h) from a private NUL-terminated
+ * copy of the input, as dbload.c does for a file, so no temporary files are
+ * needed. A segment is freed with ward_seg_unref; linked into a database
+ * (ward_db_link) it is scanned with like any other.
  */
 #ifndef WARD_FUZZ_SIGLOAD_H
 #define WARD_FUZZ_SIGLOAD_H
@@ -25,22 +26,18 @@ static inline void fuzz_on_error(void *ctx, const char *msg)
         abort();
 }
 
-static inline ward_db *fuzz_db_new(void)
+static inline ward_seg *fuzz_seg_new(void)
 {
-    ward_db *db = calloc(1, sizeof *db);
-    if (!db)
+    ward_seg *seg = ward_seg_new();
+    if (!seg)
         abort();
-    db->refs = 1;
-    ward_strpool_init(&db->names);
-    ward_hashidx_init(&db->hashes);
-    ward_hashidx_init(&db->allow);
-    ward_lexpr_pool_init(&db->exprs);
-    return db;
+    return seg;
 }
 
 /* Load data[0..size) into db as a source called `name`; *errors counts problems. */
-static inline ward_err fuzz_load(ward_db *db, const struct ward_db_opts *opts, const char *name,
-                                 const uint8_t *data, size_t size, uint64_t *errors)
+static inline ward_err fuzz_load(ward_seg *seg, const struct ward_db_opts *opts,
+                                 const char *name, const uint8_t *data, size_t size,
+                                 uint64_t *errors)
 {
     uint8_t *text = malloc(size + 1);
     if (!text)
@@ -50,9 +47,14 @@ static inline ward_err fuzz_load(ward_db *db, const struct ward_db_opts *opts, c
     text[size] = 0; /* loaders expect a NUL after the text, as ward_buf provides */
     struct ward_diag diag;
     diag.msg[0] = 0;
-    struct load_ctx lc = {db,    opts, opts->flevel ? opts->flevel : WARD_FLEVEL, false, name, 0,
-                          &diag, 0};
+    struct load_ctx lc = {0};
+    lc.seg = seg;
+    lc.opts = opts;
+    lc.flevel = opts->flevel ? opts->flevel : WARD_FLEVEL;
+    lc.file = name;
+    lc.diag = &diag;
     ward_err e = ward_load_source(&lc, name, text, size);
+    ward_seg_finish(seg);
     if (strnlen(diag.msg, sizeof diag.msg) == sizeof diag.msg)
         abort();
     free(text);
@@ -61,31 +63,31 @@ static inline ward_err fuzz_load(ward_db *db, const struct ward_db_opts *opts, c
     return e;
 }
 
-static inline void fuzz_check_pats(const ward_db *db);
+static inline void fuzz_check_pats(const ward_seg *seg);
 
 /* Load once collecting every error, then (if there were any) once stopping at the first. */
 static inline void fuzz_load_both(const char *name, const uint8_t *data, size_t size,
-                                  ward_db **keep)
+                                  ward_seg **keep)
 {
     struct ward_db_opts opts = {0};
     opts.check_only = true;
     opts.collect_errors = true;
     opts.on_error = fuzz_on_error;
     uint64_t errors = 0;
-    ward_db *db = fuzz_db_new();
-    ward_err e = fuzz_load(db, &opts, name, data, size, &errors);
-    fuzz_check_pats(db);
+    ward_seg *seg = fuzz_seg_new();
+    ward_err e = fuzz_load(seg, &opts, name, data, size, &errors);
+    fuzz_check_pats(seg);
     if (errors) {
-        ward_db *strict = fuzz_db_new();
+        ward_seg *strict = fuzz_seg_new();
         opts.collect_errors = false;
         (void)fuzz_load(strict, &opts, name, data, size, NULL);
-        ward_db_unref(strict);
+        ward_seg_unref(strict);
     }
     if (keep && !e && !errors) {
-        *keep = db;
+        *keep = seg;
         return;
     }
-    ward_db_unref(db);
+    ward_seg_unref(seg);
 }
 
 /* Parentheses of a generated regex balance (bytes are always written as \xNN);
@@ -116,7 +118,7 @@ static inline bool fuzz_big_repeat(const char *re, unsigned long max);
  * parentheses (negated alternatives of 250+ bytes), empty classes "[]" (a
  * negated set of every byte: never matches either way).
  */
-static inline void fuzz_check_pats(const ward_db *db)
+static inline void fuzz_check_pats(const ward_seg *db)
 {
     ward_buf scan, exact, part;
     ward_buf_init(&scan, 1u << 24);
@@ -128,7 +130,7 @@ static inline void fuzz_check_pats(const ward_db *db)
         ward_buf_reset(&scan);
         ward_buf_reset(&exact);
         /* the forms are written from the source the loader kept */
-        if (ward_db_emit_forms(db, i, &scan, &exact) != WARD_OK)
+        if (ward_pat_emit_forms(bp, &scan, &exact) != WARD_OK)
             abort();
         const char *scan_re = ward_buf_str(&scan), *exact_re = ward_buf_str(&exact);
         if (fuzz_nesting(scan_re) < 0 || (nest = fuzz_nesting(exact_re)) < 0)
@@ -194,16 +196,16 @@ static inline bool fuzz_big_repeat(const char *re, unsigned long max)
  * The slow path for a few small databases: compile with Vectorscan and scan
  * a sample (every byte value, some text, then the input itself), so that
  * the matcher's confirmations and logical evaluation see fuzzed signatures.
- * Takes ownership of db.
+ * Takes ownership of seg.
  */
-static inline void fuzz_compile_and_scan(ward_db *db, const uint8_t *data, size_t size)
+static inline void fuzz_compile_and_scan(ward_seg *db, const uint8_t *data, size_t size)
 {
     bool ok = db->n_pats + db->n_pcres <= 8 && size <= 2048 && fuzz_hash(data, size) % 8 == 0;
     ward_buf scan;
     ward_buf_init(&scan, 1u << 24);
     for (uint32_t i = 0; ok && i < db->n_pats; i++) {
         ward_buf_reset(&scan);
-        ok = ward_db_emit_forms(db, i, &scan, NULL) == WARD_OK &&
+        ok = ward_pat_emit_forms(&db->pats[i], &scan, NULL) == WARD_OK &&
              !fuzz_big_repeat(ward_buf_str(&scan), 256);
     }
     ward_buf_free(&scan);
@@ -212,7 +214,9 @@ static inline void fuzz_compile_and_scan(ward_db *db, const uint8_t *data, size_
     struct ward_db_opts opts = {0};
     struct ward_diag diag;
     ward_scanner *s = NULL;
-    if (ok && !ward_db_compile(db, &opts, &diag) && !ward_scanner_new(db, &s)) {
+    ward_db *linked = NULL;
+    if (ok && !ward_db_link(&db, 1, &opts, 0, &linked, &diag) &&
+        !ward_scanner_new(linked, &s)) {
         static const char text[] = "Hello World\r\nward fuzz <b>bold</b> 0123456789 WARD1\n";
         size_t n = 256 + sizeof text - 1 + size;
         uint8_t *sample = malloc(n);
@@ -233,7 +237,8 @@ static inline void fuzz_compile_and_scan(ward_db *db, const uint8_t *data, size_
         free(sample);
         ward_scanner_free(s);
     }
-    ward_db_unref(db);
+    ward_db_unref(linked);
+    ward_seg_unref(db);
 }
 
 #endif

@@ -1,17 +1,25 @@
 /*
  * dbstate.c - the database wardd scans with, and reloading it without a pause.
  *
- * A reload loads and compiles the new database in a thread of its own while
- * every request keeps being served with the current one; the new database
- * then replaces the old with one pointer swap under a lock. Scans in flight
- * hold a reference to the old database and finish on it; it is freed when
- * the last of them lets go. A database that fails to load changes nothing
- * and is logged.
+ * A reload loads the new database in a thread of its own while every request
+ * keeps being served with the current one; the new database then replaces
+ * the old with one pointer swap under a lock. Scans in flight hold a
+ * reference to the old database and finish on it; it is freed when the last
+ * of them lets go. A database that fails to load changes nothing and is
+ * logged.
+ *
+ * A reload reads only the files that changed (the engine takes the others
+ * from the current database) and, when the whole set is not in the compile
+ * cache, compiles the new patterns alone and scans with them beside the
+ * current compiled form: the new signatures are live in milliseconds. The
+ * full compile then runs in a child process, and its result replaces the
+ * two-part form when it is ready (same signatures, one scan pass).
  */
 #include <dirent.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <malloc.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +48,8 @@ static struct {
     /* self-check */
     unsigned self_check;
     time_t last_check;
-    uint8_t dir_digest[32];
+    uint8_t failed_digest[32]; /* the directory as it was when a reload failed */
+    bool failed;
     ward_vcache *cache;
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
@@ -85,8 +94,8 @@ void wardd_db_version(char *out, size_t cap)
 }
 
 /*
- * A digest of the database directory's listing (names, sizes, mtimes), so
- * that a changed file is noticed without reading it.
+ * A digest of the database directory's listing (names, sizes, times), so
+ * that a reload that failed is not tried again until something changed.
  */
 static bool dir_digest(const char *dir, uint8_t out[32])
 {
@@ -105,9 +114,10 @@ static bool dir_digest(const char *dir, uint8_t out[32])
         if (stat(path, &st) != 0)
             continue;
         char line[PATH_MAX + 128];
-        int n = snprintf(line, sizeof line, "%s|%lld|%lld.%09ld", de->d_name,
-                         (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                         st.st_mtim.tv_nsec);
+        int n = snprintf(line, sizeof line, "%s|%lld|%llu|%lld.%09ld|%lld.%09ld", de->d_name,
+                         (long long)st.st_size, (unsigned long long)st.st_ino,
+                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                         (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
         uint8_t dg[32];
         ward_digest32(line, (size_t)n, dg);
         for (int i = 0; i < 32; i++)
@@ -120,13 +130,26 @@ static bool dir_digest(const char *dir, uint8_t out[32])
 
 extern char **environ;
 
+/* Patterns a reload compiles in the daemon itself, beside the current form. */
+#define OVERLAY_MAX 5000
+
+static bool reload_pending(void)
+{
+    pthread_mutex_lock(&S.lock);
+    bool p = S.pending || S.stopping;
+    pthread_mutex_unlock(&S.lock);
+    return p;
+}
+
 /*
  * Compile in a child process (this program, run with --compile-only), which
  * leaves the compiled form in the cache: the compiler's code and memory then
  * never weigh on the daemon, and a compiler crash on hostile signatures costs
- * only the child. The daemon itself then loads the compiled form.
+ * only the child. The daemon itself then loads the compiled form. With
+ * `yield`, a reload or stop requested meanwhile ends the child: the reload
+ * comes first, and it will want a compile of its own.
  */
-static void compile_in_child(void)
+static bool compile_in_child(bool yield)
 {
     char config[PATH_MAX];
     pthread_mutex_lock(&S.lock);
@@ -134,22 +157,37 @@ static void compile_in_child(void)
     bool cached = S.cache_dir[0] != 0;
     pthread_mutex_unlock(&S.lock);
     if (!cached)
-        return; /* nowhere to leave the result: compile here */
+        return false; /* nowhere to leave the result: compile here */
     char *argv[] = {"wardd", "--compile-only", config[0] ? "--config" : NULL, config, NULL};
     pid_t pid;
     if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) != 0)
-        return;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        ward_log(WARD_LOG_INFO, "compiling in a child process failed; loading here");
+        return false;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, yield ? WNOHANG : 0);
+        if (r == pid || (r < 0 && errno != EINTR))
+            break;
+        if (r == 0 && reload_pending()) {
+            kill(pid, SIGTERM);
+            yield = false; /* now wait for it to go */
+            continue;
+        }
+        if (r == 0)
+            usleep(20000);
+    }
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok && !reload_pending())
+        ward_log(WARD_LOG_INFO, "compiling in a child process failed; compiling here");
+    return ok;
 }
 
-/* Load with the settings of the moment (copied under the lock: SIGHUP may change them). */
-static ward_db *load(struct ward_diag *d)
+/*
+ * Load with the settings of the moment (copied under the lock: SIGHUP may
+ * change them), reusing what `prev` has. With `overlay`, new patterns may be
+ * compiled here beside prev's compiled form; a full compile goes to a child.
+ */
+static ward_db *load(const ward_db *prev, bool overlay, struct ward_diag *d)
 {
-    compile_in_child();
     char dir[PATH_MAX], cache[PATH_MAX];
     char *keys[4] = {NULL, NULL, NULL, NULL};
     pthread_mutex_lock(&S.lock);
@@ -165,8 +203,21 @@ static ward_db *load(struct ward_diag *d)
     o.keys.cvd_e = keys[1];
     o.keys.info_n = keys[2];
     o.keys.info_e = keys[3];
+    o.reuse = prev;
+    o.overlay_max = overlay && prev ? OVERLAY_MAX : 0;
+    o.no_full_compile = o.cache_dir != NULL;
     ward_db *db = NULL;
     ward_err e = ward_db_load(paths, 1, &o, &db, d);
+    if (e == WARD_ERR_AGAIN) {
+        /* the whole set must be compiled: in a child, then from the cache */
+        if (!compile_in_child(false))
+            o.no_full_compile = false;
+        e = ward_db_load(paths, 1, &o, &db, d);
+        if (e == WARD_ERR_AGAIN) {
+            o.no_full_compile = false;
+            e = ward_db_load(paths, 1, &o, &db, d);
+        }
+    }
     for (int i = 0; i < 4; i++)
         free(keys[i]);
     return e ? NULL : db;
@@ -179,8 +230,10 @@ static void install(ward_db *db)
     S.db = db;
     __atomic_add_fetch(&S.generation, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&S.lock);
-    /* Old verdicts are keyed by the old database digest: drop them now. */
-    if (S.cache)
+    /* Old verdicts are keyed by the old database digest: drop them now
+       (a full compile of the same signatures keeps them). */
+    bool same = old && db && memcmp(ward_db_digest(old), ward_db_digest(db), 32) == 0;
+    if (S.cache && !same)
         ward_vcache_clear(S.cache);
     if (old)
         ward_db_unref(old);
@@ -195,9 +248,35 @@ static void log_loaded(const ward_db *db, const char *what)
     uint64_t n = 0;
     for (int k = 0; k < WARD_KIND_COUNT; k++)
         n += st->kind[k].loaded;
-    ward_log(WARD_LOG_NOTICE, "%s: %llu signatures, version %u, load %.3f s, compile %.3f s%s",
-             what, (unsigned long long)n, st->version, st->load_seconds, st->compile_seconds,
-             st->compile_cached ? " (cached)" : "");
+    char partial[128] = "";
+    if (st->partial)
+        snprintf(partial, sizeof partial, ", %llu new patterns beside the current compiled form",
+                 (unsigned long long)st->overlay_patterns);
+    ward_log(WARD_LOG_NOTICE,
+             "%s: %llu signatures, version %u, load %.3f s (%llu of %llu files unchanged), "
+             "compile %.3f s%s%s",
+             what, (unsigned long long)n, st->version, st->load_seconds,
+             (unsigned long long)st->files_reused, (unsigned long long)st->files,
+             st->compile_seconds, st->compile_cached ? " (cached)" : "", partial);
+}
+
+/* Replace a two-part database by its full compile, unless a reload comes first. */
+static void compact(void)
+{
+    ward_db *cur = wardd_db_acquire(NULL);
+    if (!cur || !ward_db_stats(cur)->partial || !compile_in_child(true)) {
+        ward_db_unref(cur);
+        return;
+    }
+    struct ward_diag d;
+    ward_db *db = reload_pending() ? NULL : load(cur, false, &d);
+    if (db && !ward_db_stats(db)->partial && !reload_pending()) {
+        log_loaded(db, "database compiled in full");
+        install(db);
+    } else {
+        ward_db_unref(db);
+    }
+    ward_db_unref(cur);
 }
 
 static void *reload_main(void *arg)
@@ -218,18 +297,21 @@ static void *reload_main(void *arg)
         uint8_t digest[32];
         bool have_digest = dir_digest(S.dir, digest);
         struct ward_diag d;
-        ward_db *db = load(&d);
+        ward_db *cur = wardd_db_acquire(NULL);
+        ward_db *db = load(cur, true, &d);
+        ward_db_unref(cur);
         if (db) {
             log_loaded(db, "database reloaded");
             install(db);
-            if (have_digest)
-                memcpy(S.dir_digest, digest, 32);
+            S.failed = false;
+            compact();
         } else {
             ward_log(WARD_LOG_ERROR, "reload failed, keeping the current database: %s",
                      d.msg);
             /* Do not retry the same broken files every self-check. */
+            S.failed = have_digest;
             if (have_digest)
-                memcpy(S.dir_digest, digest, 32);
+                memcpy(S.failed_digest, digest, 32);
         }
         pthread_mutex_lock(&S.lock);
     }
@@ -262,8 +344,7 @@ bool wardd_db_start(const struct wardd_cfg *cfg, struct ward_diag *diag)
     wardd_db_configure(cfg);
     if (ward_vcache_new(cfg->cache_size, &S.cache))
         return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory"), false;
-    dir_digest(S.dir, S.dir_digest);
-    ward_db *db = load(diag);
+    ward_db *db = load(NULL, false, diag);
     if (!db)
         return false;
     log_loaded(db, "database loaded");
@@ -291,8 +372,16 @@ void wardd_db_tick(void)
         return;
     S.last_check = now;
     uint8_t digest[32];
-    if (dir_digest(S.dir, digest) && memcmp(digest, S.dir_digest, 32) != 0)
+    if (S.failed) {
+        if (dir_digest(S.dir, digest) && memcmp(digest, S.failed_digest, 32) != 0)
+            wardd_db_request_reload("database directory changed");
+        return;
+    }
+    ward_db *db = wardd_db_acquire(NULL);
+    const char *paths[] = {S.dir};
+    if (db && ward_db_stale(db, paths, 1))
         wardd_db_request_reload("database directory changed");
+    ward_db_unref(db);
 }
 
 void wardd_db_stop(void)

@@ -8,12 +8,14 @@
  * Vectorscan reports. Bounded repeats are what make Vectorscan databases
  * large and slow to build; parts keep them out.
  *
- * The cache key is a SHA-256 over the source files' digest, this engine's
- * build (WARD_ENGINE_ID: a digest of the engine's sources), the Vectorscan
- * version and the CPU platform, so a second start with the same files loads
- * the compiled form in milliseconds without writing a single regex. The
- * cache file also holds what compiling decided: each pattern's flags and the
- * table of parts.
+ * What is compiled is a unit: the patterns of a run of segments (see
+ * db_int.h). Its cache key is a digest over those segments' pattern keys
+ * (everything compiling depends on), this engine's build (WARD_ENGINE_ID: a
+ * digest of the engine's sources), the Vectorscan version and the CPU
+ * platform, so a second start with the same signatures loads the compiled
+ * form in milliseconds without writing a single regex, whatever else in the
+ * files changed. The cache file also holds what compiling decided: each
+ * pattern's flags and the table of parts.
  *
  * Patterns Vectorscan rejects are retried whole, then in its prefilter mode
  * (an approximation whose hits are confirmed with PCRE2), and if that fails
@@ -36,7 +38,16 @@
 #include "util/hash.h"
 #include "util/limits.h"
 
-#define CACHE_MAGIC "WARDHS03"
+#define CACHE_MAGIC "WARDHS04"
+
+/* The patterns being compiled: copies of the segments' records, in order. */
+struct cview {
+    struct body_pat *pats;
+    uint32_t n_pats;
+    struct body_part *parts;
+    uint32_t n_parts, cap_parts;
+    hs_database_t *hs[WARD_TARGET_COUNT];
+};
 
 /* ---- emitting forms ------------------------------------------------------ */
 
@@ -76,9 +87,9 @@ static ward_err emit_whole(struct body_pat *bp, const ward_pattern *p, ward_buf 
     return e;
 }
 
-ward_err ward_db_emit_forms(const ward_db *db, uint32_t pat, ward_buf *scan, ward_buf *exact)
+ward_err ward_pat_emit_forms(const struct body_pat *bp, ward_buf *scan, ward_buf *exact)
 {
-    struct body_pat copy = db->pats[pat];
+    struct body_pat copy = *bp;
     ward_pattern *p;
     ward_err e = parse_pat(&copy, &p);
     if (e)
@@ -165,7 +176,7 @@ static ward_err set_add(struct expr_set *s, ward_buf *re, unsigned flags, unsign
     return WARD_OK;
 }
 
-static ward_err add_part(ward_db *db, const struct body_part *bp)
+static ward_err add_part(struct cview *db, const struct body_part *bp)
 {
     if (db->n_parts == db->cap_parts) {
         uint32_t cap = db->cap_parts ? db->cap_parts * 2 : 256;
@@ -183,7 +194,7 @@ static ward_err add_part(ward_db *db, const struct body_part *bp)
  * Add pattern i's expressions: its parts when it has splitting gaps (and its
  * parts all compile alone), else its whole form.
  */
-static ward_err add_pattern(ward_db *db, uint32_t i, struct expr_set *set)
+static ward_err add_pattern(struct cview *db, uint32_t i, struct expr_set *set)
 {
     struct body_pat *bp = &db->pats[i];
     ward_pattern *p;
@@ -267,7 +278,7 @@ static ward_err add_pattern(ward_db *db, uint32_t i, struct expr_set *set)
     return e;
 }
 
-static ward_err build_set(ward_db *db, unsigned target, struct expr_set *set)
+static ward_err build_set(struct cview *db, unsigned target, struct expr_set *set)
 {
     ward_err e = WARD_OK;
     for (uint32_t i = 0; i < db->n_pats && !e; i++) {
@@ -279,25 +290,67 @@ static ward_err build_set(ward_db *db, unsigned target, struct expr_set *set)
     return e;
 }
 
-/* ---- the cache ------------------------------------------------------------ */
+/* ---- units ---------------------------------------------------------------- */
 
-static ward_err cache_key(const ward_db *db, uint8_t key[32])
+void ward_unit_ref(ward_unit *u)
+{
+    __atomic_add_fetch(&u->refs, 1, __ATOMIC_RELAXED);
+}
+
+void ward_unit_unref(ward_unit *u)
+{
+    if (!u || __atomic_sub_fetch(&u->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    for (int t = 0; t < WARD_TARGET_COUNT; t++)
+        hs_free_database(u->hs[t]);
+    free(u->flags);
+    free(u->parts);
+    free(u->spans);
+    free(u);
+}
+
+void ward_unit_key(ward_seg *const *segs, size_t n, uint8_t key[32])
 {
     hs_platform_info_t plat;
     memset(&plat, 0, sizeof plat);
     hs_populate_platform(&plat);
     const char *ver = hs_version();
-    uint32_t counts[2] = {db->n_pats, WARD_FLEVEL};
+    uint32_t level = WARD_FLEVEL;
     ward_digest d;
     ward_digest_init(&d);
     ward_digest_update(&d, CACHE_MAGIC, sizeof CACHE_MAGIC);
     ward_digest_update(&d, WARD_ENGINE_ID, sizeof WARD_ENGINE_ID);
     ward_digest_update(&d, ver, strlen(ver) + 1);
     ward_digest_update(&d, &plat, sizeof plat);
-    ward_digest_update(&d, db->digest, sizeof db->digest);
-    ward_digest_update(&d, counts, sizeof counts);
+    ward_digest_update(&d, &level, sizeof level);
+    for (size_t i = 0; i < n; i++) {
+        ward_digest_update(&d, segs[i]->pat_key, 32);
+        ward_digest_update(&d, &segs[i]->n_pats, sizeof segs[i]->n_pats);
+    }
     ward_digest_final(&d, key);
-    return WARD_OK;
+}
+
+/* A unit shell for these segments: spans and key, nothing compiled yet. */
+static ward_unit *unit_new(ward_seg *const *segs, size_t n, const uint8_t key[32])
+{
+    ward_unit *u = calloc(1, sizeof *u);
+    if (!u)
+        return NULL;
+    u->refs = 1;
+    memcpy(u->key, key, 32);
+    u->spans = calloc(n + 1, sizeof *u->spans);
+    if (!u->spans) {
+        free(u);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(u->spans[i].pat_key, segs[i]->pat_key, 32);
+        u->spans[i].base = u->n_pats;
+        u->spans[i].n = segs[i]->n_pats;
+        u->n_pats += segs[i]->n_pats;
+    }
+    u->n_spans = (uint32_t)n;
+    return u;
 }
 
 static char *cache_path(const char *dir, const uint8_t key[32])
@@ -315,7 +368,7 @@ static char *cache_path(const char *dir, const uint8_t key[32])
  * Cache file: magic, pattern count, each pattern's flags, the part count and
  * the parts, then per target: target, size, serialized database.
  */
-static bool cache_load(ward_db *db, const char *path)
+static bool cache_load(ward_unit *u, const char *path)
 {
     ward_buf b;
     ward_buf_init(&b, 1ull << 32);
@@ -331,7 +384,7 @@ static bool cache_load(ward_db *db, const char *path)
         goto out;
     memcpy(&n, p + 8, 4);
     p += 12;
-    if (n != db->n_pats || (size_t)(end - p) < (size_t)n + 4)
+    if (n != u->n_pats || (size_t)(end - p) < (size_t)n + 4)
         goto out;
     const uint8_t *flags = p;
     p += n;
@@ -355,52 +408,52 @@ static bool cache_load(ward_db *db, const char *path)
             goto out;
         p += size;
     }
-    db->parts = np ? malloc((size_t)np * sizeof *db->parts) : NULL;
-    if (np && !db->parts)
+    u->flags = malloc((size_t)n + 1);
+    u->parts = np ? malloc((size_t)np * sizeof *u->parts) : NULL;
+    if (!u->flags || (np && !u->parts))
         goto out;
+    memcpy(u->flags, flags, n);
     if (np)
-        memcpy(db->parts, parts, (size_t)np * sizeof *db->parts);
-    db->n_parts = db->cap_parts = np;
+        memcpy(u->parts, parts, (size_t)np * sizeof *u->parts);
+    u->n_parts = np;
+    /* parts name their pattern and are grouped by it, first part first */
     for (uint32_t i = 0; i < np; i++) {
-        struct body_part *bp = &db->parts[i];
-        if (bp->pat >= n) {
-            free(db->parts);
-            db->parts = NULL;
-            db->n_parts = db->cap_parts = 0;
+        const struct body_part *bp = &u->parts[i];
+        if (bp->pat >= n || (bp->index > 0 && (i == 0 || u->parts[i - 1].pat != bp->pat ||
+                                               u->parts[i - 1].index + 1 != bp->index)))
             goto out;
-        }
-        if (bp->index == 0)
-            db->pats[bp->pat].first_part = i;
-        db->pats[bp->pat].n_parts = (uint16_t)(bp->index + 1);
     }
-    for (uint32_t i = 0; i < n; i++)
-        db->pats[i].flags = flags[i];
-    memcpy(db->hs, dbs, sizeof dbs);
+    memcpy(u->hs, dbs, sizeof dbs);
     ok = true;
 out:
-    if (!ok)
+    if (!ok) {
         for (int t = 0; t < WARD_TARGET_COUNT; t++)
             hs_free_database(dbs[t]);
+        free(u->flags);
+        free(u->parts);
+        u->flags = NULL;
+        u->parts = NULL;
+        u->n_parts = 0;
+    }
     ward_buf_free(&b);
     return ok;
 }
 
-static void cache_store(ward_db *db, const char *dir, const char *path)
+static void cache_store(const ward_unit *u, const char *dir, const char *path)
 {
     ward_buf b;
     ward_buf_init(&b, 1ull << 32);
-    uint32_t n = db->n_pats, np = db->n_parts;
-    bool ok = !ward_buf_append(&b, CACHE_MAGIC, 8) && !ward_buf_append(&b, &n, 4);
-    for (uint32_t i = 0; i < n && ok; i++)
-        ok = !ward_buf_putc(&b, db->pats[i].flags);
+    uint32_t n = u->n_pats, np = u->n_parts;
+    bool ok = !ward_buf_append(&b, CACHE_MAGIC, 8) && !ward_buf_append(&b, &n, 4) &&
+              (!n || !ward_buf_append(&b, u->flags, n));
     ok = ok && !ward_buf_append(&b, &np, 4) &&
-         (!np || !ward_buf_append(&b, db->parts, (size_t)np * sizeof *db->parts));
+         (!np || !ward_buf_append(&b, u->parts, (size_t)np * sizeof *u->parts));
     for (uint32_t t = 0; t < WARD_TARGET_COUNT && ok; t++) {
-        if (!db->hs[t])
+        if (!u->hs[t])
             continue;
         char *bytes = NULL;
         size_t size = 0;
-        if (hs_serialize_database(db->hs[t], &bytes, &size) != HS_SUCCESS) {
+        if (hs_serialize_database(u->hs[t], &bytes, &size) != HS_SUCCESS) {
             ok = false;
             break;
         }
@@ -413,6 +466,23 @@ static void cache_store(ward_db *db, const char *dir, const char *path)
     if (ok && !ward_mkdir_p(dir, 0755, NULL))
         (void)!ward_file_write_atomic(path, b.data, b.len, 0644, NULL);
     ward_buf_free(&b);
+}
+
+ward_unit *ward_unit_from_cache(const char *cache_dir, const uint8_t key[32],
+                                ward_seg *const *segs, size_t n)
+{
+    if (!cache_dir || !*cache_dir)
+        return NULL;
+    char *path = cache_path(cache_dir, key);
+    ward_unit *u = path ? unit_new(segs, n, key) : NULL;
+    if (u && !cache_load(u, path)) {
+        ward_unit_unref(u);
+        u = NULL;
+    }
+    if (u)
+        u->cached = true;
+    free(path);
+    return u;
 }
 
 /* ---- compiling -------------------------------------------------------------- */
@@ -428,7 +498,7 @@ static bool compiles_alone(const char *re, unsigned flags)
 }
 
 /* The pattern behind a Vectorscan id. */
-static struct body_pat *pat_of(ward_db *db, unsigned id)
+static struct body_pat *pat_of(struct cview *db, unsigned id)
 {
     return id >= WARD_PART_ID ? &db->pats[db->parts[id - WARD_PART_ID].pat] : &db->pats[id];
 }
@@ -438,7 +508,7 @@ static struct body_pat *pat_of(ward_db *db, unsigned id)
  * form, reporting starts is dropped, the whole form becomes a prefilter; as
  * a last resort the pattern is left out.
  */
-static void demote(ward_db *db, struct body_pat *bp)
+static void demote(struct cview *db, struct body_pat *bp)
 {
     if (bp->flags & BP_SPLIT) {
         bp->flags |= BP_WHOLE;
@@ -477,7 +547,7 @@ static bool expression_ok(const char *re, unsigned flags)
     return r == HS_SUCCESS;
 }
 
-static ward_err compile_target(ward_db *db, unsigned t, struct ward_diag *diag)
+static ward_err compile_target(struct cview *db, unsigned t, struct ward_diag *diag)
 {
     bool triaged = false;
     for (;;) {
@@ -535,41 +605,52 @@ static ward_err compile_target(ward_db *db, unsigned t, struct ward_diag *diag)
     }
 }
 
-ward_err ward_db_compile(ward_db *db, const struct ward_db_opts *opts, struct ward_diag *diag)
+ward_err ward_unit_compile(ward_seg *const *segs, size_t n, const char *cache_dir,
+                           ward_unit **out, struct ward_diag *diag)
 {
-    ward_err e;
     uint8_t key[32];
-    char *path = NULL;
-    if (opts->cache_dir && *opts->cache_dir && !cache_key(db, key))
-        path = cache_path(opts->cache_dir, key);
-    if (path && cache_load(db, path)) {
-        db->stats.compile_cached = true;
-    } else {
+    ward_unit_key(segs, n, key);
+    ward_unit *u = unit_new(segs, n, key);
+    struct cview v = {0};
+    v.pats = u ? calloc((size_t)u->n_pats + 1, sizeof *v.pats) : NULL;
+    u = v.pats ? u : (ward_unit_unref(u), NULL);
+    if (!u)
+        return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (segs[i]->n_pats)
+            memcpy(v.pats + v.n_pats, segs[i]->pats, segs[i]->n_pats * sizeof *v.pats);
+        v.n_pats += segs[i]->n_pats;
+    }
+    for (uint32_t i = 0; i < v.n_pats; i++)
+        v.pats[i].exact = NULL; /* the copies share the segments' sources */
+    ward_err e = WARD_OK;
+    for (unsigned t = 0; t < WARD_TARGET_COUNT && !e; t++)
+        e = compile_target(&v, t, diag);
+    u->flags = malloc((size_t)v.n_pats + 1);
+    if (!e && !u->flags)
+        e = ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
+    if (e) {
         for (unsigned t = 0; t < WARD_TARGET_COUNT; t++)
-            if ((e = compile_target(db, t, diag))) {
-                free(path);
-                return e;
-            }
-        /* parts are found by pattern: the table must be grouped by pattern */
-        for (uint32_t i = 0; i < db->n_parts; i++) {
-            struct body_part *bp = &db->parts[i];
-            if (bp->index == 0)
-                db->pats[bp->pat].first_part = i;
-        }
+            hs_free_database(v.hs[t]);
+        free(v.pats);
+        free(v.parts);
+        ward_unit_unref(u);
+        return e;
+    }
+    for (uint32_t i = 0; i < v.n_pats; i++)
+        u->flags[i] = v.pats[i].flags;
+    /* each pattern's parts are consecutive, first part first: the matcher and
+       the cache rely on it (Vectorscan ids are indexes into this table) */
+    u->parts = v.parts;
+    u->n_parts = v.n_parts;
+    memcpy(u->hs, v.hs, sizeof v.hs);
+    free(v.pats);
+    if (cache_dir && *cache_dir) {
+        char *path = cache_path(cache_dir, key);
         if (path)
-            cache_store(db, opts->cache_dir, path);
+            cache_store(u, cache_dir, path);
+        free(path);
     }
-    free(path);
-    for (uint32_t i = 0; i < db->n_pats; i++) {
-        struct body_pat *bp = &db->pats[i];
-        if (bp->flags & BP_NEVER) {
-            if (bp->flags & BP_UNCOMPILED)
-                db->stats.uncompiled_patterns++;
-            continue;
-        }
-        db->stats.body_patterns++;
-        if (bp->flags & BP_PREFILTER)
-            db->stats.prefilter_patterns++;
-    }
+    *out = u;
     return WARD_OK;
 }

@@ -343,13 +343,11 @@ ward_err ward_load_container(struct load_ctx *lc, const char *path, const uint8_
     if (!e) {
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
-        bool daily = strncmp(base, "daily.", 6) == 0;
-        if (daily || h.version > lc->db->stats.version) {
-            if (daily || !lc->db->stats.version) {
-                lc->db->stats.version = h.version;
-                lc->db->stats.build_time = (time_t)h.stime;
-            }
-        }
+        /* which container's version the database reports is decided when linking */
+        lc->seg->cvd.present = true;
+        lc->seg->cvd.daily = strncmp(base, "daily.", 6) == 0;
+        lc->seg->cvd.version = h.version;
+        lc->seg->cvd.stime = (time_t)h.stime;
     }
     return e;
 }

@@ -68,6 +68,9 @@ struct ward_db_stats {
     uint32_t version;           /* highest daily/main container version, or 0 */
     time_t build_time;          /* of that container, or newest source mtime */
     bool compile_cached;        /* the compiled form came from the cache */
+    uint64_t files_reused;      /* source files taken unchanged from the previous database */
+    uint64_t overlay_patterns;  /* compiled alone beside the previous compiled form */
+    bool partial;               /* matched with two compiled units until a full compile */
     double load_seconds;
     double compile_seconds;
 };
@@ -87,6 +90,20 @@ struct ward_db_opts {
     /* With collect_errors: every error is passed here (may be NULL). */
     void (*on_error)(void *ctx, const char *msg);
     void *error_ctx;
+    /*
+     * A database loaded before from the same paths: files whose identity
+     * (device, inode, size, times) did not change are taken from it without
+     * reading them, and so is its compiled form where it still applies.
+     */
+    const struct ward_db *reuse;
+    /*
+     * With reuse, when the whole set is not in the cache: compile up to this
+     * many new patterns alone and match them beside reuse's compiled form
+     * (ward_db_stats()->partial), instead of compiling everything (0: never).
+     */
+    uint32_t overlay_max;
+    /* Fail with WARD_ERR_AGAIN rather than compile the whole set here. */
+    bool no_full_compile;
 };
 
 typedef struct ward_db ward_db;
@@ -94,6 +111,13 @@ typedef struct ward_db ward_db;
 /* Load from files or directories (directories: not recursive, by extension). */
 ward_err ward_db_load(const char *const *paths, size_t n_paths, const struct ward_db_opts *opts,
                       ward_db **out, struct ward_diag *diag) WARD_MUST_CHECK;
+/*
+ * Would loading the same paths again give something else? Compares every
+ * source file's identity with what db loaded (cheap: stat only). A file that
+ * changed within two seconds of its loading always counts as changed, since
+ * its times may not show a later change.
+ */
+bool ward_db_stale(const ward_db *db, const char *const *paths, size_t n_paths);
 void ward_db_ref(ward_db *db);
 void ward_db_unref(ward_db *db);
 

@@ -49,7 +49,7 @@ ward_err ward_load_hash(struct load_ctx *lc, enum ward_sigkind kind, char *text,
     bool nul;
     bool section = kind == WARD_KIND_MDB || kind == WARD_KIND_MSB || kind == WARD_KIND_IMP;
     bool allow = kind == WARD_KIND_FP || kind == WARD_KIND_SFP;
-    ward_hashidx *idx = allow ? &lc->db->allow : &lc->db->hashes;
+    ward_hashidx *idx = allow ? &lc->seg->allow : &lc->seg->hashes;
 
     /* One allocation for the whole file: count its lines first. */
     size_t lines = 0;
@@ -72,7 +72,7 @@ ward_err ward_load_hash(struct load_ctx *lc, enum ward_sigkind kind, char *text,
         }
         if (section) {
             /* PE section hashes need the PE parser this version lacks. */
-            lc->db->stats.kind[kind].skipped++;
+            lc->seg->stats.kind[kind].skipped++;
             continue;
         }
         char *raw = line;
@@ -115,7 +115,7 @@ ward_err ward_load_hash(struct load_ctx *lc, enum ward_sigkind kind, char *text,
                 if (ward_load_report(lc, "malformed functionality level"))
                     return WARD_ERR_PARSE;
             } else {
-                lc->db->stats.flevel_skipped++;
+                lc->seg->stats.flevel_skipped++;
             }
             continue;
         }
@@ -127,9 +127,9 @@ ward_err ward_load_hash(struct load_ctx *lc, enum ward_sigkind kind, char *text,
         }
         uint32_t name = 0;
         if (!allow) {
-            if (ward_db_ignored(lc->db, f[2], name_len, raw_len < sizeof copy ? copy : "",
+            if (ward_db_ignored(lc, f[2], name_len, raw_len < sizeof copy ? copy : "",
                                 raw_len < sizeof copy ? raw_len : 0)) {
-                lc->db->stats.ignored++;
+                lc->seg->stats.ignored++;
                 continue;
             }
             ward_err e = ward_db_add_name(lc, f[2], name_len, &name);
@@ -139,7 +139,7 @@ ward_err ward_load_hash(struct load_ctx *lc, enum ward_sigkind kind, char *text,
         ward_err e = ward_hashidx_add(idx, alg, digest, size, name);
         if (e)
             return ward_diag_set(lc->diag, e, "%s: out of memory", lc->file);
-        lc->db->stats.kind[kind].loaded++;
+        lc->seg->stats.kind[kind].loaded++;
     }
     lc->line = 0;
     return WARD_OK;
@@ -151,7 +151,7 @@ ward_err ward_load_ign(struct load_ctx *lc, char *text, size_t len)
     char *line;
     size_t n;
     bool nul;
-    ward_db *db = lc->db;
+    ward_seg *seg = lc->seg;
     line_iter_init(&it, text, len);
     while (line_iter_next(&it, &line, &n, &nul)) {
         lc->line = lc->line_base + it.lineno;
@@ -169,13 +169,13 @@ ward_err ward_load_ign(struct load_ctx *lc, char *text, size_t len)
             nlen -= 11;
         if (nlen == 0)
             continue;
-        if (db->n_ignores == db->cap_ignores) {
-            size_t cap = db->cap_ignores ? db->cap_ignores * 2 : 64;
-            char **q = realloc(db->ignores, cap * sizeof *q);
+        if (seg->n_ignores == seg->cap_ignores) {
+            size_t cap = seg->cap_ignores ? seg->cap_ignores * 2 : 64;
+            char **q = realloc(seg->ignores, cap * sizeof *q);
             if (!q)
                 return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
-            db->ignores = q;
-            db->cap_ignores = cap;
+            seg->ignores = q;
+            seg->cap_ignores = cap;
         }
         size_t total = nlen + (md5 ? strlen(md5) + 1 : 0) + 1;
         char *entry = malloc(total);
@@ -185,8 +185,8 @@ ward_err ward_load_ign(struct load_ctx *lc, char *text, size_t len)
         entry[nlen] = 0;
         if (md5)
             snprintf(entry + nlen, total - nlen, ":%s", md5);
-        db->ignores[db->n_ignores++] = entry;
-        db->stats.kind[WARD_KIND_IGN].loaded++;
+        seg->ignores[seg->n_ignores++] = entry;
+        seg->stats.kind[WARD_KIND_IGN].loaded++;
     }
     lc->line = 0;
     return WARD_OK;

@@ -72,7 +72,7 @@ static enum tdb_result parse_tdb(struct load_ctx *lc, char *tdb, struct ldb_sig 
             }
             have_engine = lo >= 51;
             if (lo > lc->flevel || hi < lc->flevel) {
-                lc->db->stats.flevel_skipped++;
+                lc->seg->stats.flevel_skipped++;
                 return TDB_SKIP;
             }
         } else if (strcmp(key, "FileSize") == 0) {
@@ -146,7 +146,7 @@ enum sub_result { SUB_OK, SUB_SKIP_SIG, SUB_BAD };
 static enum sub_result add_pcre_sub(struct load_ctx *lc, char *s, uint32_t ldb, unsigned index,
                                     struct ldb_sub *out, const char **why)
 {
-    ward_db *db = lc->db;
+    ward_seg *seg = lc->seg;
     char *slash = strchr(s, '/'), *last = strrchr(s, '/');
     if (slash == last) {
         *why = "PCRE subsignature needs Trigger/regex/flags";
@@ -173,12 +173,12 @@ static enum sub_result add_pcre_sub(struct load_ctx *lc, char *s, uint32_t ldb, 
         *why = "PCRE subsignature needs a trigger and a regex";
         return SUB_BAD;
     }
-    if (grow_arr((void **)&db->pcres, &db->cap_pcres, db->n_pcres, sizeof *db->pcres))
+    if (grow_arr((void **)&seg->pcres, &seg->cap_pcres, seg->n_pcres, sizeof *seg->pcres))
         return SUB_BAD;
-    struct pcre_sub *ps = &db->pcres[db->n_pcres];
+    struct pcre_sub *ps = &seg->pcres[seg->n_pcres];
     memset(ps, 0, sizeof *ps);
     unsigned max_id;
-    if (index == 0 || ward_lexpr_parse(&db->exprs, trigger, strlen(trigger), index, &ps->trigger,
+    if (index == 0 || ward_lexpr_parse(&seg->exprs, trigger, strlen(trigger), index, &ps->trigger,
                                        &max_id, why)) {
         if (index == 0)
             *why = "a PCRE trigger can only name earlier subsignatures";
@@ -204,7 +204,7 @@ static enum sub_result add_pcre_sub(struct load_ctx *lc, char *s, uint32_t ldb, 
     ps->off = off;
     ps->shift = shift;
     out->kind = SUB_PCRE;
-    out->ref = db->n_pcres++;
+    out->ref = seg->n_pcres++;
     return SUB_OK;
 }
 
@@ -269,7 +269,7 @@ static enum sub_result add_body_sub(struct load_ctx *lc, char *s, uint8_t target
         *fatal = e;
         return SUB_BAD;
     }
-    out->kind = (lc->db->pats[idx].flags & BP_NEVER) ? SUB_NEVER : SUB_BODY;
+    out->kind = (lc->seg->pats[idx].flags & BP_NEVER) ? SUB_NEVER : SUB_BODY;
     out->ref = idx;
     return SUB_OK;
 }
@@ -304,8 +304,8 @@ ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
     char *line;
     size_t n;
     bool nul;
-    ward_db *db = lc->db;
-    struct ward_kind_stats *st = &db->stats.kind[WARD_KIND_LDB];
+    ward_seg *seg = lc->seg;
+    struct ward_kind_stats *st = &seg->stats.kind[WARD_KIND_LDB];
 
     line_iter_init(&it, text, len);
     while (line_iter_next(&it, &line, &n, &nul)) {
@@ -337,44 +337,44 @@ ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
             continue;
         }
         unsigned n_subs = (unsigned)(nf - 3), max_id = 0;
-        uint32_t expr_mark = db->exprs.n;
-        if (!why && ward_lexpr_parse(&db->exprs, f[2], strlen(f[2]), n_subs, &sig.expr, &max_id,
+        uint32_t expr_mark = seg->exprs.n;
+        if (!why && ward_lexpr_parse(&seg->exprs, f[2], strlen(f[2]), n_subs, &sig.expr, &max_id,
                                      &why) == WARD_OK &&
             max_id + 1 != n_subs)
             why = "the number of subsignatures does not match the logical expression";
         if (why) {
-            db->exprs.n = expr_mark;
+            seg->exprs.n = expr_mark;
             if (ward_load_report(lc, "%s", why))
                 return WARD_ERR_PARSE;
             continue;
         }
-        if (ward_db_ignored(db, f[0], strlen(f[0]), copy, copy_len)) {
-            db->stats.ignored++;
-            db->exprs.n = expr_mark;
+        if (ward_db_ignored(lc, f[0], strlen(f[0]), copy, copy_len)) {
+            seg->stats.ignored++;
+            seg->exprs.n = expr_mark;
             continue;
         }
 
-        uint32_t ldb_idx = db->n_ldbs;
-        uint32_t pats_mark = db->n_pats, pcres_mark = db->n_pcres, subs_mark = db->n_ldb_subs;
-        if (grow_arr((void **)&db->ldb_subs, &db->cap_ldb_subs, db->n_ldb_subs + n_subs,
-                     sizeof *db->ldb_subs) ||
-            grow_arr((void **)&db->ldbs, &db->cap_ldbs, db->n_ldbs, sizeof *db->ldbs))
+        uint32_t ldb_idx = seg->n_ldbs;
+        uint32_t pats_mark = seg->n_pats, pcres_mark = seg->n_pcres, subs_mark = seg->n_ldb_subs;
+        if (grow_arr((void **)&seg->ldb_subs, &seg->cap_ldb_subs, seg->n_ldb_subs + n_subs,
+                     sizeof *seg->ldb_subs) ||
+            grow_arr((void **)&seg->ldbs, &seg->cap_ldbs, seg->n_ldbs, sizeof *seg->ldbs))
             return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
         /* grow_arr only ensures one free slot; make room for all subsigs. */
-        while (db->cap_ldb_subs < db->n_ldb_subs + n_subs) {
-            uint32_t c = db->cap_ldb_subs * 2;
-            struct ldb_sub *q = realloc(db->ldb_subs, c * sizeof *q);
+        while (seg->cap_ldb_subs < seg->n_ldb_subs + n_subs) {
+            uint32_t c = seg->cap_ldb_subs * 2;
+            struct ldb_sub *q = realloc(seg->ldb_subs, c * sizeof *q);
             if (!q)
                 return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
-            db->ldb_subs = q;
-            db->cap_ldb_subs = c;
+            seg->ldb_subs = q;
+            seg->cap_ldb_subs = c;
         }
-        sig.first_sub = db->n_ldb_subs;
+        sig.first_sub = seg->n_ldb_subs;
         sig.n_subs = (uint8_t)n_subs;
         enum sub_result sr = SUB_OK;
         ward_err fatal = WARD_OK;
         for (unsigned i = 0; i < n_subs && sr == SUB_OK; i++) {
-            struct ldb_sub *sub = &db->ldb_subs[sig.first_sub + i];
+            struct ldb_sub *sub = &seg->ldb_subs[sig.first_sub + i];
             char *s = f[3 + i];
             if (strchr(s, '/')) {
                 sr = add_pcre_sub(lc, s, ldb_idx, i, sub, &why);
@@ -387,21 +387,21 @@ ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
             return fatal;
         if (sr != SUB_OK) {
             /* roll back what this line added */
-            for (uint32_t k = pats_mark; k < db->n_pats; k++) {
-                free(db->pats[k].src);
+            for (uint32_t k = pats_mark; k < seg->n_pats; k++) {
+                free(seg->pats[k].src);
             }
-            for (uint32_t k = pcres_mark; k < db->n_pcres; k++) {
-                free(db->pcres[k].re);
-                pcre2_code_free(db->pcres[k].code);
+            for (uint32_t k = pcres_mark; k < seg->n_pcres; k++) {
+                free(seg->pcres[k].re);
+                pcre2_code_free(seg->pcres[k].code);
             }
-            if (sr == SUB_BAD && db->n_pcres < db->cap_pcres &&
-                db->pcres[db->n_pcres].code == NULL) {
+            if (sr == SUB_BAD && seg->n_pcres < seg->cap_pcres &&
+                seg->pcres[seg->n_pcres].code == NULL) {
                 /* nothing allocated for a failed PCRE */
             }
-            db->n_pats = pats_mark;
-            db->n_pcres = pcres_mark;
-            db->n_ldb_subs = subs_mark;
-            db->exprs.n = expr_mark;
+            seg->n_pats = pats_mark;
+            seg->n_pcres = pcres_mark;
+            seg->n_ldb_subs = subs_mark;
+            seg->exprs.n = expr_mark;
             if (sr == SUB_SKIP_SIG) {
                 st->skipped++;
                 continue;
@@ -415,19 +415,19 @@ ward_err ward_load_ldb(struct load_ctx *lc, char *text, size_t len)
         ward_err e = ward_db_add_name(lc, f[0], strlen(f[0]), &sig.name);
         if (e)
             return e;
-        db->n_ldb_subs += n_subs;
+        seg->n_ldb_subs += n_subs;
         /* A logic true with no match at all (0=0, (0|1)<1) applies to every object of
            its target, not only to those where a subsignature matched. */
         static const uint32_t zeros[WARD_SIG_MAX_SUBSIGS];
-        if (ward_lexpr_eval(&db->exprs, sig.expr, zeros)) {
-            uint32_t *z = realloc(db->zero_true, (db->n_zero_true + 1) * sizeof *z);
+        if (ward_lexpr_eval(&seg->exprs, sig.expr, zeros)) {
+            uint32_t *z = realloc(seg->zero_true, (seg->n_zero_true + 1) * sizeof *z);
             if (!z)
                 return ward_diag_set(lc->diag, WARD_ERR_NOMEM, "%s: out of memory", lc->file);
-            db->zero_true = z;
-            db->zero_true[db->n_zero_true++] = db->n_ldbs;
+            seg->zero_true = z;
+            seg->zero_true[seg->n_zero_true++] = seg->n_ldbs;
         }
-        db->ldbs[db->n_ldbs++] = sig;
-        db->max_subs_total += n_subs;
+        seg->ldbs[seg->n_ldbs++] = sig;
+        seg->max_subs_total += n_subs;
         st->loaded++;
     }
     lc->line = 0;

@@ -6,20 +6,20 @@
 #include "engine/lines.h"
 #include "util/strutil.h"
 
-static ward_err add_ndb(ward_db *db, uint32_t name, uint32_t *idx)
+static ward_err add_ndb(ward_seg *seg, uint32_t name, uint32_t *idx)
 {
-    if (db->n_ndbs == db->cap_ndbs) {
-        uint32_t cap = db->cap_ndbs ? db->cap_ndbs * 2 : 256;
-        struct ndb_sig *q = realloc(db->ndbs, cap * sizeof *q);
+    if (seg->n_ndbs == seg->cap_ndbs) {
+        uint32_t cap = seg->cap_ndbs ? seg->cap_ndbs * 2 : 256;
+        struct ndb_sig *q = realloc(seg->ndbs, cap * sizeof *q);
         if (!q)
             return WARD_ERR_NOMEM;
-        db->ndbs = q;
-        db->cap_ndbs = cap;
+        seg->ndbs = q;
+        seg->cap_ndbs = cap;
     }
-    *idx = db->n_ndbs;
-    db->ndbs[db->n_ndbs].name = name;
-    db->ndbs[db->n_ndbs].pat = UINT32_MAX;
-    db->n_ndbs++;
+    *idx = seg->n_ndbs;
+    seg->ndbs[seg->n_ndbs].name = name;
+    seg->ndbs[seg->n_ndbs].pat = UINT32_MAX;
+    seg->n_ndbs++;
     return WARD_OK;
 }
 
@@ -35,8 +35,8 @@ ward_err ward_load_ndb(struct load_ctx *lc, char *text, size_t len)
     char *line;
     size_t n;
     bool nul;
-    ward_db *db = lc->db;
-    struct ward_kind_stats *st = &db->stats.kind[WARD_KIND_NDB];
+    ward_seg *seg = lc->seg;
+    struct ward_kind_stats *st = &seg->stats.kind[WARD_KIND_NDB];
 
     line_iter_init(&it, text, len);
     while (line_iter_next(&it, &line, &n, &nul)) {
@@ -70,7 +70,7 @@ ward_err ward_load_ndb(struct load_ctx *lc, char *text, size_t len)
             continue;
         }
         if (minfl > lc->flevel || maxfl < lc->flevel) {
-            db->stats.flevel_skipped++;
+            seg->stats.flevel_skipped++;
             continue;
         }
         if (target >= WARD_TARGET_COUNT || phishing_name(f[0])) {
@@ -93,21 +93,21 @@ ward_err ward_load_ndb(struct load_ctx *lc, char *text, size_t len)
             continue;
         }
         size_t name_len = strlen(f[0]);
-        if (ward_db_ignored(db, f[0], name_len, copy, copy_len)) {
-            db->stats.ignored++;
+        if (ward_db_ignored(lc, f[0], name_len, copy, copy_len)) {
+            seg->stats.ignored++;
             continue;
         }
         uint32_t name, idx, pat;
         ward_err e = ward_db_add_name(lc, f[0], name_len, &name);
         if (e)
             return e;
-        if ((e = add_ndb(db, name, &idx)))
+        if ((e = add_ndb(seg, name, &idx)))
             return ward_diag_set(lc->diag, e, "%s: out of memory", lc->file);
         struct ward_pattern_info info;
         e = ward_db_add_body(lc, f[3], strlen(f[3]), 0, (uint8_t)target, ok, off, shift, idx,
                              WARD_NO_SUBSIG, &pat, &info);
         if (e == WARD_ERR_UNSUPPORTED) {
-            db->n_ndbs--;
+            seg->n_ndbs--;
             continue;
         }
         if (e)
@@ -116,14 +116,14 @@ ward_err ward_load_ndb(struct load_ctx *lc, char *text, size_t len)
         bool bm = info.all_static &&
                   (target == 0 || (target == 1 && ok == WARD_OFF_ABS && shift == 0));
         if (bm && info.min_len < 3) {
-            db->n_ndbs--;
-            db->n_pats--;
-            free(db->pats[pat].src);
+            seg->n_ndbs--;
+            seg->n_pats--;
+            free(seg->pats[pat].src);
             if (ward_load_report(lc, "signature too short"))
                 return WARD_ERR_PARSE;
             continue;
         }
-        db->ndbs[idx].pat = pat;
+        seg->ndbs[idx].pat = pat;
         st->loaded++;
     }
     lc->line = 0;

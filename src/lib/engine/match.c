@@ -19,11 +19,23 @@
 /* Confirmation reads larger than this are mapped instead of copied. */
 #define WINDOW_COPY_MAX (64u << 20)
 
+struct ward_matcher;
+
+/* What a Vectorscan callback needs: the matcher and the unit it scans with. */
+struct unit_ctx {
+    struct ward_matcher *m;
+    const struct db_unit *du;
+};
+
 struct ward_matcher {
     ward_db *db;
     hs_scratch_t *scratch;
-    hs_stream_t *streams[WARD_TARGET_COUNT]; /* one reusable stream per target */
-    unsigned active[2];
+    /* one reusable stream per unit and target */
+    hs_stream_t *streams[WARD_MAX_UNITS][WARD_TARGET_COUNT];
+    struct unit_ctx uctx[WARD_MAX_UNITS];
+    struct {
+        uint8_t unit, target;
+    } active[2 * WARD_MAX_UNITS];
     unsigned n_active;
     ward_hasher *hasher;
     struct ward_match_opts o;
@@ -64,7 +76,10 @@ static bool bit_test_set(uint8_t *bits, uint32_t i)
 
 bool ward_db_has_target(const ward_db *db, enum ward_target t)
 {
-    return t < WARD_TARGET_COUNT && db->hs[t] != NULL;
+    for (unsigned u = 0; t < WARD_TARGET_COUNT && u < db->n_units; u++)
+        if (db->units[u].u->hs[t])
+            return true;
+    return false;
 }
 
 ward_db *ward_matcher_db(const ward_matcher *m)
@@ -81,12 +96,17 @@ ward_err ward_matcher_new(ward_db *db, ward_matcher **out)
     ward_db_ref(db);
     ward_buf_init(&m->window, WINDOW_COPY_MAX);
     ward_err e = ward_hasher_new(&m->hasher);
-    for (unsigned t = 0; t < WARD_TARGET_COUNT && !e; t++) {
-        if (!db->hs[t])
-            continue;
-        if (hs_alloc_scratch(db->hs[t], &m->scratch) != HS_SUCCESS ||
-            hs_open_stream(db->hs[t], 0, &m->streams[t]) != HS_SUCCESS)
-            e = WARD_ERR_NOMEM;
+    for (unsigned u = 0; u < db->n_units; u++) {
+        m->uctx[u].m = m;
+        m->uctx[u].du = &db->units[u];
+        for (unsigned t = 0; t < WARD_TARGET_COUNT && !e; t++) {
+            hs_database_t *hs = db->units[u].u->hs[t];
+            if (!hs)
+                continue;
+            if (hs_alloc_scratch(hs, &m->scratch) != HS_SUCCESS ||
+                hs_open_stream(hs, 0, &m->streams[u][t]) != HS_SUCCESS)
+                e = WARD_ERR_NOMEM;
+        }
     }
     if (!e) {
         m->cand_seen = calloc(db->n_pats / 8 + 1, 1);
@@ -120,9 +140,10 @@ void ward_matcher_free(ward_matcher *m)
 {
     if (!m)
         return;
-    for (unsigned t = 0; t < WARD_TARGET_COUNT; t++)
-        if (m->streams[t])
-            hs_close_stream(m->streams[t], m->scratch, NULL, NULL);
+    for (unsigned u = 0; u < WARD_MAX_UNITS; u++)
+        for (unsigned t = 0; t < WARD_TARGET_COUNT; t++)
+            if (m->streams[u][t])
+                hs_close_stream(m->streams[u][t], m->scratch, NULL, NULL);
     hs_free_scratch(m->scratch);
     ward_hasher_free(m->hasher);
     free(m->cands);
@@ -140,9 +161,8 @@ void ward_matcher_free(ward_matcher *m)
     free(m);
 }
 
-static void add_name(ward_matcher *m, uint32_t name)
+static void add_name(ward_matcher *m, const char *s)
 {
-    const char *s = ward_strpool_get(&m->db->names, name);
     for (unsigned i = 0; i < m->n_names; i++)
         if (m->names[i] == s)
             return;
@@ -184,7 +204,7 @@ static int matched(ward_matcher *m, const struct body_pat *bp, uint64_t start, u
                    bool split)
 {
     if (bp->subsig == WARD_NO_SUBSIG) {
-        add_name(m, m->db->ndbs[bp->owner].name);
+        add_name(m, m->db->ndb_names[bp->owner]);
         if (!m->o.all_matches) {
             m->halted = true;
             return 1;
@@ -212,12 +232,17 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
                     unsigned flags, void *ctx)
 {
     (void)flags;
-    ward_matcher *m = ctx;
+    const struct unit_ctx *uc = ctx;
+    ward_matcher *m = uc->m;
     const ward_db *db = m->db;
+    const struct db_unit *du = uc->du;
     if (id >= WARD_PART_ID) {
         uint32_t part = id - WARD_PART_ID;
-        uint32_t pat = db->parts[part].pat;
-        enum ward_parts_result r = ward_parts_hit(m->parts, db, part, to);
+        uint32_t pat = du->u->parts[part].pat;
+        if (du->map && (pat = du->map[pat]) == WARD_NO_PAT)
+            return 0; /* a file this database no longer has */
+        enum ward_parts_result r =
+            ward_parts_hit(m->parts, du->u->parts, part, pat, db->pats[pat].n_parts, to);
         if (r == WARD_PARTS_NONE)
             return 0;
         if (r == WARD_PARTS_POSSIBLE || (db->pats[pat].flags & BP_VERIFY)) {
@@ -226,6 +251,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
         }
         return matched(m, &db->pats[pat], UINT64_MAX, to, true);
     }
+    if (du->map && (id = du->map[id]) == WARD_NO_PAT)
+        return 0;
     const struct body_pat *bp = &db->pats[id];
     if (bp->flags & BP_VERIFY) {
         add_candidate(m, id);
@@ -248,13 +275,20 @@ ward_err ward_match_begin(ward_matcher *m, const struct ward_match_opts *opts)
     m->hs_failed = false;
     m->n_names = 0;
     m->n_active = 0;
-    if (db->hs[WARD_TARGET_ANY])
-        m->active[m->n_active++] = WARD_TARGET_ANY;
-    if (opts->target != WARD_TARGET_ANY && opts->target < WARD_TARGET_COUNT &&
-        db->hs[opts->target])
-        m->active[m->n_active++] = opts->target;
-    m->detect_algs = ward_hashidx_algs_for_size(&db->hashes, opts->size);
-    m->allow_algs = ward_hashidx_algs_for_size(&db->allow, opts->size);
+    for (unsigned u = 0; u < db->n_units; u++) {
+        if (m->streams[u][WARD_TARGET_ANY])
+            m->active[m->n_active].unit = (uint8_t)u,
+            m->active[m->n_active++].target = WARD_TARGET_ANY;
+        if (opts->target != WARD_TARGET_ANY && opts->target < WARD_TARGET_COUNT &&
+            m->streams[u][opts->target])
+            m->active[m->n_active].unit = (uint8_t)u,
+            m->active[m->n_active++].target = (uint8_t)opts->target;
+    }
+    m->detect_algs = m->allow_algs = 0;
+    for (uint32_t i = 0; i < db->n_segs; i++) {
+        m->detect_algs |= ward_hashidx_algs_for_size(&db->segs[i]->hashes, opts->size);
+        m->allow_algs |= ward_hashidx_algs_for_size(&db->segs[i]->allow, opts->size);
+    }
     return ward_hasher_begin(m->hasher, m->detect_algs | m->allow_algs | opts->extra_hashes);
 }
 
@@ -267,12 +301,12 @@ ward_err ward_match_feed(ward_matcher *m, const uint8_t *p, size_t n, bool *done
             return e;
     }
     for (unsigned i = 0; i < m->n_active && !m->halted; i++) {
-        unsigned t = m->active[i];
+        unsigned u = m->active[i].unit, t = m->active[i].target;
         /* Vectorscan takes 32-bit lengths. */
         for (size_t off = 0; off < n && !m->halted;) {
             unsigned len = n - off > (1u << 30) ? (1u << 30) : (unsigned)(n - off);
-            hs_error_t r = hs_scan_stream(m->streams[t], (const char *)p + off, len, 0,
-                                          m->scratch, on_match, m);
+            hs_error_t r = hs_scan_stream(m->streams[u][t], (const char *)p + off, len, 0,
+                                          m->scratch, on_match, &m->uctx[u]);
             if (r != HS_SUCCESS && r != HS_SCAN_TERMINATED) {
                 m->hs_failed = true;
                 return WARD_ERR_INTERNAL;
@@ -298,7 +332,7 @@ static pcre2_code *exact_code(ward_db *db, uint32_t pat)
     if (!c) {
         ward_buf re;
         ward_buf_init(&re, WARD_SIG_MAX_REGEX + 256);
-        if (ward_db_emit_forms(db, pat, NULL, &re) == WARD_OK) {
+        if (ward_pat_emit_forms(bp, NULL, &re) == WARD_OK) {
             int err;
             PCRE2_SIZE off;
             uint32_t opts = PCRE2_DOTALL | ((bp->flags & BP_NOCASE) ? PCRE2_CASELESS : 0);
@@ -444,7 +478,7 @@ static void confirm_candidates(ward_matcher *m, const struct ward_src *src)
         if (!n)
             continue;
         if (ndb)
-            add_name(m, m->db->ndbs[bp->owner].name);
+            add_name(m, m->db->ndb_names[bp->owner]);
         else
             m->counts[m->db->ldbs[bp->owner].first_sub + bp->subsig] += n;
     }
@@ -525,8 +559,24 @@ static void eval_ldbs(ward_matcher *m, const struct ward_src *src)
             }
         }
         if (ward_lexpr_eval(&db->exprs, l->expr, counts))
-            add_name(m, l->name);
+            add_name(m, db->ldb_names[m->touched[i]]);
     }
+}
+
+static bool on_allow_list(const ward_matcher *m, const struct ward_match_result *res)
+{
+    const ward_db *db = m->db;
+    for (int a = 0; a < WARD_HASH_COUNT; a++) {
+        if (!(m->allow_algs & WARD_HASH_BIT(a)))
+            continue;
+        for (uint32_t i = 0; i < db->n_segs; i++) {
+            uint32_t dummy;
+            if (ward_hashidx_lookup(&db->segs[i]->allow, (enum ward_hash_alg)a,
+                                    res->digests[a], m->o.size, &dummy))
+                return true;
+        }
+    }
+    return false;
 }
 
 static void reset_object(ward_matcher *m)
@@ -548,9 +598,10 @@ static void reset_object(ward_matcher *m)
 static void flush_streams(ward_matcher *m, bool report)
 {
     for (unsigned i = 0; i < m->n_active; i++) {
-        unsigned t = m->active[i];
+        unsigned u = m->active[i].unit, t = m->active[i].target;
         /* Resetting reports end-of-data matches (patterns ending in \z) first. */
-        hs_reset_stream(m->streams[t], 0, m->scratch, report ? on_match : NULL, m);
+        hs_reset_stream(m->streams[u][t], 0, m->scratch, report ? on_match : NULL,
+                        &m->uctx[u]);
     }
 }
 
@@ -577,25 +628,25 @@ ward_err ward_match_end(ward_matcher *m, const struct ward_src *src,
         return e;
     }
     bool complete = m->fed == m->o.size;
-    if (complete && m->allow_algs) {
-        for (int a = 0; a < WARD_HASH_COUNT; a++) {
-            uint32_t dummy;
-            if ((m->allow_algs & WARD_HASH_BIT(a)) &&
-                ward_hashidx_lookup(&db->allow, (enum ward_hash_alg)a, res->digests[a],
-                                    m->o.size, &dummy)) {
-                res->allowed = true;
-                reset_object(m);
-                return WARD_OK;
-            }
-        }
+    if (complete && m->allow_algs && on_allow_list(m, res)) {
+        res->allowed = true;
+        reset_object(m);
+        return WARD_OK;
     }
     if (complete && m->detect_algs && want_more(m)) {
+        /* per algorithm, the first file (in load order) with the digest names it */
         for (int a = 0; a < WARD_HASH_COUNT && want_more(m); a++) {
-            uint32_t name;
-            if ((m->detect_algs & WARD_HASH_BIT(a)) &&
-                ward_hashidx_lookup(&db->hashes, (enum ward_hash_alg)a, res->digests[a],
-                                    m->o.size, &name))
-                add_name(m, name);
+            if (!(m->detect_algs & WARD_HASH_BIT(a)))
+                continue;
+            for (uint32_t i = 0; i < db->n_segs; i++) {
+                const ward_seg *s = db->segs[i];
+                uint32_t name;
+                if (ward_hashidx_lookup(&s->hashes, (enum ward_hash_alg)a, res->digests[a],
+                                        m->o.size, &name)) {
+                    add_name(m, ward_strpool_get(&s->names, name));
+                    break;
+                }
+            }
         }
     }
     if (want_more(m) && !m->halted)

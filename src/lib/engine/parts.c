@@ -158,18 +158,17 @@ static bool follows(const struct slot *sl, uint64_t s_lo, uint64_t s_hi, uint32_
     return false;
 }
 
-enum ward_parts_result ward_parts_hit(struct ward_parts *t, const ward_db *db, uint32_t part,
+enum ward_parts_result ward_parts_hit(struct ward_parts *t, const struct body_part *parts,
+                                      uint32_t part, uint32_t pat, uint32_t n_parts,
                                       uint64_t end)
 {
-    const struct body_part *bp = &db->parts[part];
-    const struct body_pat *pat = &db->pats[bp->pat];
-    uint32_t n_parts = pat->n_parts;
+    const struct body_part *bp = &parts[part];
     if (n_parts < 2 || bp->index >= n_parts)
         return WARD_PARTS_NONE;
     uint64_t s_hi = end >= bp->min_len ? end - bp->min_len : 0;
     uint64_t s_lo = bp->max_len == WARD_PAT_INF || end < bp->max_len ? 0 : end - bp->max_len;
     bool last = (uint32_t)bp->index + 1 == n_parts;
-    struct state *st = lookup(t, bp->pat, n_parts, bp->index == 0);
+    struct state *st = lookup(t, pat, n_parts, bp->index == 0);
     if (!st)
         return WARD_PARTS_NONE;
     bool possible = false;
@@ -188,7 +187,7 @@ enum ward_parts_result ward_parts_hit(struct ward_parts *t, const ward_db *db, u
     if (last)
         return possible ? WARD_PARTS_POSSIBLE : WARD_PARTS_COMPLETE;
     struct slot *sl = &st->slots[bp->index];
-    record(sl, end, db->parts[part + 1].gap_max == WARD_PAT_INF);
+    record(sl, end, parts[part + 1].gap_max == WARD_PAT_INF);
     if (possible)
         sl->dropped = 1;
     return WARD_PARTS_NONE;

@@ -34,8 +34,13 @@ struct ward_parts;
 ward_err ward_parts_new(struct ward_parts **out) WARD_MUST_CHECK;
 void ward_parts_free(struct ward_parts *t);
 void ward_parts_reset(struct ward_parts *t);
-/* Part `part` (index into db->parts) ended at offset `end` (one past its last byte). */
-enum ward_parts_result ward_parts_hit(struct ward_parts *t, const ward_db *db, uint32_t part,
+/*
+ * Part `part` (index into the unit's table `parts`) of pattern `pat` (the
+ * database's index; the pattern has n_parts parts) ended at offset `end`
+ * (one past its last byte).
+ */
+enum ward_parts_result ward_parts_hit(struct ward_parts *t, const struct body_part *parts,
+                                      uint32_t part, uint32_t pat, uint32_t n_parts,
                                       uint64_t end);
 
 #endif

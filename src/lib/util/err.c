@@ -20,6 +20,7 @@ const char *ward_err_str(ward_err err)
     case WARD_ERR_ENCRYPTED: return "encrypted";
     case WARD_ERR_TIMEOUT: return "timed out";
     case WARD_ERR_INTERNAL: return "internal error";
+    case WARD_ERR_AGAIN: return "declined";
     }
     return "unknown error";
 }

@@ -28,6 +28,7 @@ typedef enum ward_err {
     WARD_ERR_ENCRYPTED,   /* content is encrypted and cannot be read */
     WARD_ERR_TIMEOUT,     /* a time limit expired */
     WARD_ERR_INTERNAL,    /* a library we use failed unexpectedly */
+    WARD_ERR_AGAIN,       /* declined as asked (e.g. a long compile): do it another way */
 } ward_err;
 
 /* A caller-owned message buffer; functions fill it only on failure. */
