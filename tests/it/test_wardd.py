@@ -256,6 +256,42 @@ def test_reload_under_load(wardd, tmp_path):
     assert w.request(instream(sample)) == b"stream: Test.New.UNOFFICIAL FOUND\0"
 
 
+def wait_for(predicate, timeout=30, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def test_reload_reads_only_what_changed(wardd, tmp_path):
+    """A reload takes unchanged files over, scans with the new patterns at once,
+    then switches to a full compile; a removed file stops detecting."""
+    db = make_db(tmp_path, ["Test.Old:0:*:6f6c646f6c64", "Test.Gap:0:*:6f6c64{2-4}676170"])
+    (db / "more.ldb").write_text(
+        "Test.Logic;Engine:51-255,Target:0;0&1;6c6f676963;7a7a7a{-2}7979\n")
+    time.sleep(2.5)  # files this old count as unchanged when their times say so
+    w = wardd(db)
+    (db / "new.ndb").write_text("Test.New:0:*:6e65776e6577\nTest.NewGap:0:*:6e6577{1-3}676170\n")
+    assert w.request(b"zRELOAD\0") == b"RELOADING\0"
+    assert wait_for(lambda: w.request(instream(b"xx newnew xx")) ==
+                    b"stream: Test.New.UNOFFICIAL FOUND\0")
+    assert wait_for(lambda: "database compiled in full" in w.log.read_text())
+    log = w.log.read_text()
+    assert "(2 of 3 files unchanged)" in log, log
+    assert "2 new patterns beside the current compiled form" in log, log
+    for sample, name in ((b"newXXgap", b"Test.NewGap"), (b"oldXXXgap", b"Test.Gap"),
+                         (b"logic zzzQyy", b"Test.Logic"), (b"oldold", b"Test.Old")):
+        assert w.request(instream(sample)) == b"stream: " + name + b".UNOFFICIAL FOUND\0"
+    # the file goes again: its signatures stop detecting, the others stay
+    (db / "new.ndb").unlink()
+    assert w.request(b"zRELOAD\0") == b"RELOADING\0"
+    assert wait_for(lambda: w.request(instream(b"xx newnew xx")) == b"stream: OK\0")
+    assert w.request(instream(b"newXXgap")) == b"stream: OK\0"
+    assert w.request(instream(b"logic zzzQyy")) == b"stream: Test.Logic.UNOFFICIAL FOUND\0"
+
+
 def test_broken_database_keeps_the_old_one(wardd, tmp_path):
     db = make_db(tmp_path, ["Test.Old:0:*:6f6c646f6c64"])
     w = wardd(db)

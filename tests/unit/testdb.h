@@ -15,7 +15,7 @@
 #include "scan/scan.h"
 #include "util/buf.h"
 
-static const char *test_eicar(void)
+__attribute__((unused)) static const char *test_eicar(void)
 {
     static char s[70];
     snprintf(s, sizeof s, "%s%s", "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
@@ -55,7 +55,7 @@ static void test_write_str(const char *name, const char *text)
 }
 
 /* Load everything in test_dir (or one file in it); NULL on failure, message in diag. */
-static ward_db *test_load(const char *file, struct ward_diag *d)
+__attribute__((unused)) static ward_db *test_load(const char *file, struct ward_diag *d)
 {
     char path[256];
     if (file)
