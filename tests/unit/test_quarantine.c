@@ -8,16 +8,19 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "store/qfs.h"
 #include "store/qobj.h"
 #include "store/quarantine.h"
 
 static char root[256], store[512], keyfile[600];
+static int pass; /* file names differ between passes */
 
 static struct ward_qmeta meta(const char *path)
 {
@@ -144,7 +147,7 @@ static void test_round_trips(void)
         randombytes_buf(data, n);
         char id[WARD_QID_LEN + 1], out[1024], src[1024];
         struct ward_diag d;
-        snprintf(src, sizeof src, "%s/src%zu.bin", root, i);
+        snprintf(src, sizeof src, "%s/src%d_%zu.bin", root, pass, i);
         struct ward_qmeta m = meta(src);
         const char *names[] = {"Eicar-Test", "Second.Name"};
         m.names = names;
@@ -182,7 +185,7 @@ static void test_round_trips(void)
         CHECK_STR(r.sha256, hex);
         ward_qrecord_free(&r);
 
-        snprintf(out, sizeof out, "%s/restored%zu.bin", root, i);
+        snprintf(out, sizeof out, "%s/restored%d_%zu.bin", root, pass, i);
         CHECK(ward_quarantine_restore(q, id, out, 0, NULL, 0, &d) == WARD_OK);
         size_t got_n = 0;
         uint8_t *got = read_file(out, &got_n);
@@ -599,22 +602,37 @@ static void test_leftovers(void)
         return;
     CHECK(!exists(ogone) && !exists(mark));
 
-    /* a fresh mark (a live writer, perhaps) is left alone */
+    /* a fresh .part (a live writer about to lock it, perhaps) is left alone; an
+       unlocked .put is a dead writer's whatever its age */
+    char part[1024];
+    snprintf(part, sizeof part, "%s/tmp/%s.part", store, dead);
+    write_file(part, "junk", 4, 0600);
     snprintf(omark, sizeof omark, "%s/tmp/%s.put", store, dead);
     write_file(omark, "junk", 4, 0600);
     ward_quarantine_close(q);
     q = open_store(0, 0);
     if (!q)
         return;
-    CHECK(exists(omark));
-    age(omark);
+    CHECK(exists(part) && !exists(omark));
+    /* a live writer's .put (locked) is left alone */
+    write_file(omark, "junk", 4, 0600);
+    int lfd = open(omark, O_RDONLY);
+    CHECK(lfd >= 0 && flock(lfd, LOCK_EX) == 0);
+    ward_quarantine_close(q);
+    q = open_store(0, 0);
+    if (!q)
+        return;
+    CHECK(exists(omark) && exists(part));
+    close(lfd);
+    unlink(omark);
+    age(part);
     /* an orphan without a mark (power loss): removed by verify */
     write_file(orphan, "junk", 4, 0600);
     age(orphan);
     struct ward_qverified v;
     CHECK(ward_quarantine_verify(q, WARD_QVERIFY_DEEP, NULL, NULL, &v, &d) == WARD_OK);
     CHECK(v.orphans == 1 && v.leftovers == 1 && v.corrupt == 0 && v.missing == 0);
-    CHECK(!exists(orphan) && !exists(omark));
+    CHECK(!exists(orphan) && !exists(part));
     uint64_t after = 0;
     CHECK(ward_quarantine_usage(q, &after, &bytes, &d) == WARD_OK && after == before - 1);
     ward_quarantine_close(q);
@@ -768,6 +786,13 @@ int main(void)
     test_limits();
     test_leftovers();
     test_killed_writer();
+    /* again with named temporary files, as on filesystems without O_TMPFILE */
+    ward_qfs_force_named = true;
+    pass = 1;
+    test_round_trips();
+    test_attrs_and_pipe();
+    test_killed_writer();
+    ward_qfs_force_named = false;
     test_concurrency();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);

@@ -20,6 +20,9 @@
 
 #include "util/err.h"
 
+/* Tests set this to exercise the named files of filesystems without O_TMPFILE. */
+extern bool ward_qfs_force_named;
+
 struct ward_qfs_tmp {
     int fd;
     bool anon;           /* unnamed; else `name` is its path */

@@ -76,22 +76,30 @@ void ward_q_sweep_tmp(ward_quarantine *q, ward_qreport_fn report, void *ctx, uin
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
-        if (n != WARD_QID_LEN + 4)
+        if (n < WARD_QID_LEN + 4)
             continue;
         const char *suffix = de->d_name + WARD_QID_LEN;
         bool put = strcmp(suffix, ".put") == 0, del = strcmp(suffix, ".del") == 0;
+        bool part = strcmp(suffix, ".part") == 0;
         char id[WARD_QID_LEN + 1];
         memcpy(id, de->d_name, WARD_QID_LEN);
         id[WARD_QID_LEN] = 0;
-        if ((!put && !del) || !ward_q_id_valid(id))
+        if ((!put && !del && !part) || !ward_q_id_valid(id))
             continue;
         char mark[PATH_MAX];
         int fd;
         struct stat st;
         bool exists;
-        if (!ward_q_mark_path(q, id, suffix, mark, sizeof mark) || !take(mark, put, &fd, &st))
+        /* A .part is locked a moment after it is made: only an old one is a dead writer's.
+           A .put or .del is made complete, and a live writer's is locked. */
+        if (!ward_q_mark_path(q, id, suffix, mark, sizeof mark) || !take(mark, part, &fd, &st))
             continue;
-        if (row_exists(q, id, &exists)) {
+        if (part) {
+            unlink(mark);
+            if (count)
+                (*count)++;
+            say(report, ctx, "%s: removed an object whose write was interrupted", id);
+        } else if (row_exists(q, id, &exists)) {
             /* No row: the put never committed, or the delete did. Either way the
                object goes; with a row only the mark does. */
             if (!exists)

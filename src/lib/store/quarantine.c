@@ -392,20 +392,22 @@ static ward_err put(ward_quarantine *q, const struct ward_qmeta *m,
                                  (unsigned long long)n, (unsigned long long)q->opts.max_size);
     }
 
-    char put_mark[PATH_MAX], obj[PATH_MAX], objdir[PATH_MAX];
+    char put_mark[PATH_MAX], part[PATH_MAX], obj[PATH_MAX], objdir[PATH_MAX];
     new_id(id);
     if (!ward_q_mark_path(q, id, ".put", put_mark, sizeof put_mark) ||
+        !ward_q_mark_path(q, id, ".part", part, sizeof part) ||
         !ward_q_object_path(q, id, obj, sizeof obj) ||
         !ward_q_object_dir(q, id, objdir, sizeof objdir))
         return ward_diag_set(diag, WARD_ERR_LIMIT, "quarantine path too long");
 
     struct ward_qfs_tmp t;
-    if ((e = ward_qfs_tmp_open(q->tmpdir, put_mark, &t, diag)))
+    /* Unnamed while written; where the filesystem cannot, named ID.part. */
+    if ((e = ward_qfs_tmp_open(q->tmpdir, part, &t, diag)))
         return e;
     /* The lock tells a sweeping process that this object's marks are alive. */
     while (flock(t.fd, LOCK_EX) != 0 && errno == EINTR)
         ;
-    bool marked = !t.anon, linked = false;
+    bool marked = false, linked = false;
     char *names = NULL, *rcpts = NULL;
     struct ward_qvictim *victims = NULL;
     size_t nv = 0;
@@ -428,14 +430,12 @@ static ward_err put(ward_quarantine *q, const struct ward_qmeta *m,
                           (unsigned long long)sum.size, (unsigned long long)q->opts.max_size);
         goto out;
     }
-    if (t.anon) {
-        if (ward_qfs_tmp_link(&t, put_mark) != 0) {
-            e = ward_diag_set(diag, WARD_ERR_IO, "cannot name %s: %s", put_mark,
-                              strerror(errno));
-            goto out;
-        }
-        marked = true;
+    /* The intent appears complete and locked: a sweeper can trust an unlocked one. */
+    if (ward_qfs_tmp_link(&t, put_mark) != 0) {
+        e = ward_diag_set(diag, WARD_ERR_IO, "cannot name %s: %s", put_mark, strerror(errno));
+        goto out;
     }
+    marked = true;
     if ((e = make_dir(q, objdir, diag)))
         goto out;
     if (link(put_mark, obj) != 0) {

@@ -14,11 +14,12 @@
  * neither run nor be found by another scanner, and any change to it, its
  * header, its id or the key is detected before a byte is restored.
  *
- * Crash safety. A put writes the object to an unnamed file in tmp/, syncs
- * it, names it tmp/ID.put (the intent), links it to objects/XX/ID, syncs the
- * directory and only then inserts the index row in a transaction; a delete
- * links the object to tmp/ID.del, deletes the row and then the files. A
- * writer holds an flock on the object while an intent of its own exists. So
+ * Crash safety. A put writes the object to an unnamed file in tmp/ (named
+ * tmp/ID.part where the filesystem has no O_TMPFILE), syncs it, names it
+ * tmp/ID.put (the intent), links it to objects/XX/ID, syncs the directory and
+ * only then inserts the index row in a transaction; a delete links the
+ * object to tmp/ID.del, deletes the row and then the files. A writer holds
+ * an flock on the object while an intent of its own exists. So
  * a crash or a full disk at any point leaves either nothing visible or a
  * complete object with its row, never a row without its object; the intents
  * tell the next opener (or verify) which files to remove, without walking

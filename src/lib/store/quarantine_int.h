@@ -19,7 +19,8 @@
 #include "store/qkey.h"
 #include "store/quarantine.h"
 
-/* Files in tmp/ younger than this are never taken for a crashed writer's. */
+/* Files a writer locks a moment after making them (tmp/ID.part, and object
+   files seen by verify) are never taken for a crashed writer's before this age. */
 #define WARD_Q_GRACE_SECONDS 60
 
 struct ward_quarantine {
@@ -39,7 +40,7 @@ bool ward_q_id_valid(const char *id);
 /* DIR/objects/XX/ID, and DIR/objects/XX */
 bool ward_q_object_path(const ward_quarantine *q, const char *id, char *out, size_t cap);
 bool ward_q_object_dir(const ward_quarantine *q, const char *id, char *out, size_t cap);
-/* DIR/tmp/ID.put or DIR/tmp/ID.del */
+/* DIR/tmp/ID.put, ID.del or ID.part */
 bool ward_q_mark_path(const ward_quarantine *q, const char *id, const char *suffix, char *out,
                       size_t cap);
 
