@@ -543,6 +543,21 @@ def test_eight_concurrent_writers_and_a_reader(store, tmp_path):
     assert f"{1 + 8 * per} objects: {1 + 8 * per} ok".encode() in p.stdout
 
 
+def test_a_new_store_raced_by_eight_writers_gets_one_key(store, tmp_path):
+    f = tmp_path / "f"
+    f.write_bytes(os.urandom(1000))
+    procs = [subprocess.Popen([store.bin, "quarantine", "-c", store.conf, "add", f],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=store.env)
+             for _ in range(8)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err.decode()
+    assert len(store.records()) == 8
+    assert [n for n in os.listdir(store.dir) if n.startswith("key")] == ["key"]
+    p = store.q("verify", check=0)
+    assert b"8 objects: 8 ok" in p.stdout
+
+
 def store_state(store):
     objs = sorted(p.name for p in (store.dir / "objects").rglob("*") if p.is_file())
     return objs, sorted(os.listdir(store.dir / "tmp"))
