@@ -154,6 +154,7 @@ int mirrord_serve(void *cls, struct MHD_Connection *c, const char *url, const ch
     char path[PATH_MAX + 1100];
     if (!path_ok(url) || snprintf(path, sizeof path, "%s%s", cfg->dir, url) >= (int)sizeof path)
         return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-    ward_log(WARD_LOG_INFO, "%s %s", method, url);
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    ward_log(WARD_LOG_INFO, "%s %s%s%.40s", method, url, range ? " Range: " : "", range ? range : "");
     return serve_file(c, path, head);
 }

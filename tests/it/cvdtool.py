@@ -91,3 +91,18 @@ def build(path, files: dict, cvd_key: Key, info_key: Key, version=42, cld=False,
         payload = bytes(payload)
     with open(path, "wb") as f:
         f.write(header + payload)
+
+
+def cdiff(path, script: bytes, info_key: Key, version: int, tamper=None):
+    """Write a .cdiff as ClamAV publishes them: "ClamAV-Diff:VERSION:SIZE:", the
+    gzip-compressed script, ':' and an RSA-PSS signature (the .info key) over
+    everything before that colon. `tamper='script'` flips a byte after signing."""
+    body = f"ClamAV-Diff:{version}:{len(script)}:".encode() + gzip.compress(script)
+    digest = hashlib.sha256(body).digest()
+    sig = info_key.raw_sign(pss_encode(digest))
+    if tamper == "script":
+        body = bytearray(body)
+        body[len(body) - 10] ^= 0x01
+        body = bytes(body)
+    with open(path, "wb") as f:
+        f.write(body + b":" + sig.encode())

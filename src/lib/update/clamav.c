@@ -120,13 +120,15 @@ static ward_err by_cdiff(struct upd *u, const char *server, const char *name,
 static ward_err by_cvd(struct upd *u, const char *server, const char *name, const char *dir,
                        unsigned want, struct ward_diag *d)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 8], file[96];
+    char path[PATH_MAX], tmpdir[PATH_MAX], tmp[PATH_MAX], file[96];
     struct ward_fetch_res res;
     snprintf(file, sizeof file, "%s.cvd", name);
-    if (!upd_path(path, sizeof path, dir, file, NULL))
+    /* downloaded under its own name (the engine goes by it) in a hidden directory */
+    if (!upd_path(path, sizeof path, dir, file, NULL) ||
+        !upd_path(tmpdir, sizeof tmpdir, dir, ".part", NULL) ||
+        !upd_path(tmp, sizeof tmp, dir, ".part", file))
         return ward_diag_set(d, WARD_ERR_LIMIT, "path too long");
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    ward_err e = ward_mkdir_p(dir, 0755, d);
+    ward_err e = ward_mkdir_p(tmpdir, 0755, d);
     if (!e)
         e = upd_get_file(u, server, file, tmp, CVD_MAX, &res, d);
     if (!e && res.status != 200)
@@ -143,6 +145,7 @@ static ward_err by_cvd(struct upd *u, const char *server, const char *name, cons
         unlink(tmp);
     else
         u->st->fetched++;
+    rmdir(tmpdir);
     return e;
 }
 
@@ -227,7 +230,7 @@ static ward_err from_server(struct upd *u, const char *server, const char *name,
         if (upd_path(staged, sizeof staged, u->staging, file, NULL) && read_head(staged, &sh) &&
             sh.version == rv) {
             char tmp[PATH_MAX + 8];
-            snprintf(tmp, sizeof tmp, "%s.part", mpath);
+            snprintf(tmp, sizeof tmp, "%s.tmp", mpath);
             unlink(tmp);
             e = ward_mkdir_p(u->cfg->mirror_dir, 0755, d);
             if (!e)
