@@ -90,10 +90,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd);
     const char *want_id = id;
     switch (op) {
-    case 2: obj[pos % n] ^= (uint8_t)(1u << (data[1] % 8)); break;
-    case 3: n = pos % n; break;
-    case 4: obj[n++] = data[2]; break;
-    case 5: want_id = "fedcba9876543210"; break;
+    case 2:
+        obj[pos % n] ^= (uint8_t)(1u << (data[1] % 8));
+        break;
+    case 3:
+        n = pos % n;
+        break;
+    case 4:
+        obj[n++] = data[2];
+        break;
+    case 5:
+        want_id = "fedcba9876543210";
+        break;
     }
     fd = memfd(obj, n);
     struct ward_qobj_sum got;

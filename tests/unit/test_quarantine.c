@@ -139,8 +139,13 @@ static void test_round_trips(void)
     CHECK(mode_of(idx) == 0600);
     CHECK(ward_quarantine_key_problem(q) == NULL);
 
-    static const size_t sizes[] = {0, 1, 100, WARD_QOBJ_CHUNK - 1, WARD_QOBJ_CHUNK,
-                                   WARD_QOBJ_CHUNK + 1, 3 * WARD_QOBJ_CHUNK + 5};
+    static const size_t sizes[] = {0,
+                                   1,
+                                   100,
+                                   WARD_QOBJ_CHUNK - 1,
+                                   WARD_QOBJ_CHUNK,
+                                   WARD_QOBJ_CHUNK + 1,
+                                   3 * WARD_QOBJ_CHUNK + 5};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         size_t n = sizes[i];
         uint8_t *data = malloc(n + 1);

@@ -47,8 +47,8 @@ ward_err ward_qfs_tmp_open(const char *dir, const char *fallback, struct ward_qf
         t->fd = mkostemp(t->name, O_CLOEXEC);
     }
     if (t->fd < 0) {
-        ward_err e = ward_diag_set(diag, WARD_ERR_IO, "cannot create %s: %s", t->name,
-                                   strerror(errno));
+        ward_err e =
+            ward_diag_set(diag, WARD_ERR_IO, "cannot create %s: %s", t->name, strerror(errno));
         t->name[0] = 0;
         return e;
     }
@@ -73,8 +73,7 @@ int ward_qfs_tmp_replace(struct ward_qfs_tmp *t, const char *dir, const char *pa
             char hex[17];
             randombytes_buf(r, sizeof r);
             sodium_bin2hex(hex, sizeof hex, r, sizeof r);
-            if (snprintf(t->name, sizeof t->name, "%s/.ward-%s", dir, hex) >=
-                (int)sizeof t->name) {
+            if (snprintf(t->name, sizeof t->name, "%s/.ward-%s", dir, hex) >= (int)sizeof t->name) {
                 t->name[0] = 0;
                 errno = ENAMETOOLONG;
                 return -1;

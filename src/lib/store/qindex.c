@@ -19,27 +19,27 @@ static const char schema[] =
     "  key TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS objects ("
-    "  seq INTEGER PRIMARY KEY,"   /* insertion order: oldest first within a second */
+    "  seq INTEGER PRIMARY KEY," /* insertion order: oldest first within a second */
     "  id TEXT NOT NULL UNIQUE,"
-    "  time INTEGER NOT NULL,"     /* seconds since the epoch */
+    "  time INTEGER NOT NULL," /* seconds since the epoch */
     "  kind TEXT NOT NULL CHECK (kind IN ('quarantine', 'backup')),"
     "  program TEXT NOT NULL,"
     "  host TEXT NOT NULL,"
-    "  path TEXT,"                 /* a file's original path */
-    "  sender TEXT,"               /* a message's envelope sender ('' for <>) */
-    "  recipients TEXT,"           /* joined with newlines */
+    "  path TEXT,"       /* a file's original path */
+    "  sender TEXT,"     /* a message's envelope sender ('' for <>) */
+    "  recipients TEXT," /* joined with newlines */
     "  subject TEXT,"
     "  message_id TEXT,"
     "  verdict TEXT NOT NULL,"
-    "  names TEXT,"                /* detection names, joined with newlines */
-    "  size INTEGER NOT NULL,"     /* of the original */
-    "  sha256 TEXT NOT NULL,"      /* of the original, hex */
+    "  names TEXT,"                   /* detection names, joined with newlines */
+    "  size INTEGER NOT NULL,"        /* of the original */
+    "  sha256 TEXT NOT NULL,"         /* of the original, hex */
     "  stored_size INTEGER NOT NULL," /* the object file's size */
     "  mode INTEGER, uid INTEGER, gid INTEGER, mtime INTEGER);"
     "CREATE INDEX IF NOT EXISTS objects_time ON objects (time, seq);";
 
-#define COLUMNS                                                                              \
-    "id, time, kind, program, host, path, sender, recipients, subject, message_id, verdict, " \
+#define COLUMNS                                                                                    \
+    "id, time, kind, program, host, path, sender, recipients, subject, message_id, verdict, "      \
     "names, size, sha256, stored_size, mode, uid, gid, mtime"
 
 static ward_err db_error(sqlite3 *db, struct ward_diag *diag, const char *what)
@@ -80,8 +80,7 @@ static ward_err set_wal(sqlite3 *db, struct ward_diag *diag)
         if (e)
             return e;
         int rc = sqlite3_step(st);
-        bool wal = rc == SQLITE_ROW &&
-                   strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+        bool wal = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
         sqlite3_finalize(st);
         if (wal)
             return WARD_OK;
@@ -110,8 +109,7 @@ ward_err ward_qindex_open(const char *path, bool create, uid_t uid, gid_t gid, s
             }
             close(fd);
         } else if (errno != EEXIST) {
-            return ward_diag_set(diag, WARD_ERR_IO, "cannot create %s: %s", path,
-                                 strerror(errno));
+            return ward_diag_set(diag, WARD_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         }
     } else if (access(path, F_OK) != 0) {
         return ward_diag_set(diag, WARD_ERR_NOTFOUND, "%s: %s", path, strerror(errno));
@@ -354,8 +352,8 @@ ward_err ward_qindex_select(sqlite3 *db, const struct ward_qfilter *f, const cha
     return e;
 }
 
-ward_err ward_qindex_prefix(sqlite3 *db, const char *prefix, unsigned *n,
-                            char id[WARD_QID_LEN + 1], struct ward_diag *diag)
+ward_err ward_qindex_prefix(sqlite3 *db, const char *prefix, unsigned *n, char id[WARD_QID_LEN + 1],
+                            struct ward_diag *diag)
 {
     sqlite3_stmt *st;
     /* ids are lowercase hex: a range on the unique index, no LIKE escaping needed */
@@ -378,8 +376,7 @@ ward_err ward_qindex_prefix(sqlite3 *db, const char *prefix, unsigned *n,
     return e;
 }
 
-ward_err ward_qindex_usage(sqlite3 *db, uint64_t *count, uint64_t *bytes,
-                           struct ward_diag *diag)
+ward_err ward_qindex_usage(sqlite3 *db, uint64_t *count, uint64_t *bytes, struct ward_diag *diag)
 {
     sqlite3_stmt *st;
     ward_err e =
@@ -455,8 +452,7 @@ ward_err ward_qindex_meta_set(sqlite3 *db, const char *key, const char *value,
                               struct ward_diag *diag)
 {
     sqlite3_stmt *st;
-    ward_err e = prepare(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", &st,
-                         diag);
+    ward_err e = prepare(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", &st, diag);
     if (e)
         return e;
     bind_text(st, 1, key);

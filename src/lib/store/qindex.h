@@ -32,20 +32,18 @@ ward_err ward_qindex_begin(sqlite3 *db, struct ward_diag *diag) WARD_MUST_CHECK;
 ward_err ward_qindex_commit(sqlite3 *db, struct ward_diag *diag) WARD_MUST_CHECK;
 void ward_qindex_rollback(sqlite3 *db);
 
-ward_err ward_qindex_insert(sqlite3 *db, const struct ward_qrecord *r, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_qindex_insert(sqlite3 *db, const struct ward_qrecord *r,
+                            struct ward_diag *diag) WARD_MUST_CHECK;
 /* WARD_ERR_NOTFOUND when no row has this id. */
-ward_err ward_qindex_delete(sqlite3 *db, const char *id, struct ward_diag *diag)
-    WARD_MUST_CHECK;
-ward_err ward_qindex_exists(sqlite3 *db, const char *id, bool *yes, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_qindex_delete(sqlite3 *db, const char *id, struct ward_diag *diag) WARD_MUST_CHECK;
+ward_err ward_qindex_exists(sqlite3 *db, const char *id, bool *yes,
+                            struct ward_diag *diag) WARD_MUST_CHECK;
 /* Rows matching `f` (NULL: all) oldest first; with `id` set, only that row. */
 ward_err ward_qindex_select(sqlite3 *db, const struct ward_qfilter *f, const char *id,
-                            ward_qlist_fn fn, void *ctx, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+                            ward_qlist_fn fn, void *ctx, struct ward_diag *diag) WARD_MUST_CHECK;
 /* Ids starting with `prefix`: how many (counting stops at 2) and the first. */
-ward_err ward_qindex_prefix(sqlite3 *db, const char *prefix, unsigned *n,
-                            char id[WARD_QID_LEN + 1], struct ward_diag *diag) WARD_MUST_CHECK;
+ward_err ward_qindex_prefix(sqlite3 *db, const char *prefix, unsigned *n, char id[WARD_QID_LEN + 1],
+                            struct ward_diag *diag) WARD_MUST_CHECK;
 ward_err ward_qindex_usage(sqlite3 *db, uint64_t *count, uint64_t *bytes,
                            struct ward_diag *diag) WARD_MUST_CHECK;
 
@@ -66,8 +64,8 @@ ward_err ward_qindex_victims(sqlite3 *db, int64_t before, uint64_t max_size, con
                              struct ward_diag *diag) WARD_MUST_CHECK;
 
 /* SQLite's quick_check: `out` receives "ok" or the first problem. */
-ward_err ward_qindex_quick_check(sqlite3 *db, char *out, size_t cap, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_qindex_quick_check(sqlite3 *db, char *out, size_t cap,
+                                 struct ward_diag *diag) WARD_MUST_CHECK;
 
 /* meta values; WARD_ERR_NOTFOUND when unset. */
 ward_err ward_qindex_meta_get(sqlite3 *db, const char *key, char *out, size_t cap,

@@ -27,8 +27,7 @@ static ward_err load(const char *path, uint8_t key[WARD_QKEY_LEN], struct ward_d
     struct stat st;
     ward_err e = WARD_OK;
     if (fstat(fd, &st) != 0) {
-        e = ward_diag_set(diag, WARD_ERR_IO, "cannot stat key file %s: %s", path,
-                          strerror(errno));
+        e = ward_diag_set(diag, WARD_ERR_IO, "cannot stat key file %s: %s", path, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
         e = ward_diag_set(diag, WARD_ERR_IO, "key file %s is not a regular file", path);
     } else if (st.st_mode & 077) {
@@ -89,8 +88,7 @@ static ward_err create(const char *path, uid_t uid, gid_t gid, bool *created,
     if (close(fd) != 0 && !e)
         e = WARD_ERR_IO;
     if (e) {
-        e = ward_diag_set(diag, WARD_ERR_IO, "cannot write key file %s: %s", path,
-                          strerror(errno));
+        e = ward_diag_set(diag, WARD_ERR_IO, "cannot write key file %s: %s", path, strerror(errno));
         unlink(tmp);
         return e;
     }
@@ -128,7 +126,6 @@ void ward_qkey_id(const uint8_t key[WARD_QKEY_LEN], char out[WARD_QKEY_ID_LEN + 
     static const char label[] = "ward quarantine key id";
     uint8_t h[crypto_generichash_BYTES_MIN];
     _Static_assert(sizeof h >= WARD_QKEY_ID_LEN / 2, "fingerprint size");
-    crypto_generichash(h, sizeof h, (const uint8_t *)label, sizeof label - 1, key,
-                       WARD_QKEY_LEN);
+    crypto_generichash(h, sizeof h, (const uint8_t *)label, sizeof label - 1, key, WARD_QKEY_LEN);
     ward_hex_encode(h, WARD_QKEY_ID_LEN / 2, out);
 }

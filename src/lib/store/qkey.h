@@ -28,8 +28,8 @@
  * whether this call made it.
  */
 ward_err ward_qkey_load(const char *path, bool create, uid_t uid, gid_t gid,
-                        uint8_t key[WARD_QKEY_LEN], bool *created, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+                        uint8_t key[WARD_QKEY_LEN], bool *created,
+                        struct ward_diag *diag) WARD_MUST_CHECK;
 
 /* A public fingerprint of the key (keyed BLAKE2b), to tell keys apart. */
 void ward_qkey_id(const uint8_t key[WARD_QKEY_LEN], char out[WARD_QKEY_ID_LEN + 1]);

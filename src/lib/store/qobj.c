@@ -226,9 +226,9 @@ ward_err ward_qobj_decrypt(int in_fd, const uint8_t key[WARD_QOBJ_KEY_LEN], cons
     uint8_t extra;
     ssize_t more = ward_read_full(in_fd, &extra, 1);
     if (more != 0) {
-        e = more < 0 ? ward_diag_set(diag, WARD_ERR_IO, "cannot read the object: %s",
-                                     strerror(errno))
-                     : corrupt(diag, "has bytes after its end");
+        e = more < 0
+                ? ward_diag_set(diag, WARD_ERR_IO, "cannot read the object: %s", strerror(errno))
+                : corrupt(diag, "has bytes after its end");
         goto out;
     }
     uint8_t d[WARD_HASH_COUNT][WARD_HASH_MAX_LEN];

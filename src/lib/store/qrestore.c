@@ -12,8 +12,8 @@
 #include "store/quarantine_int.h"
 #include "util/file.h"
 
-static ward_err open_object(ward_quarantine *q, const char *id, struct ward_qrecord *rec,
-                            int *fd, struct ward_diag *diag)
+static ward_err open_object(ward_quarantine *q, const char *id, struct ward_qrecord *rec, int *fd,
+                            struct ward_diag *diag)
 {
     *fd = -1;
     ward_err e = ward_quarantine_get(q, id, rec, diag);
@@ -79,8 +79,7 @@ ward_err ward_quarantine_check(ward_quarantine *q, const char *id, struct ward_d
     return e;
 }
 
-ward_err ward_quarantine_read(ward_quarantine *q, const char *id, int out,
-                              struct ward_diag *diag)
+ward_err ward_quarantine_read(ward_quarantine *q, const char *id, int out, struct ward_diag *diag)
 {
     ward_err e = ward_q_need_key(q, diag);
     if (e)
@@ -131,8 +130,7 @@ static int apply_attrs(int fd, const struct ward_qrecord *r)
 }
 
 ward_err ward_quarantine_restore(ward_quarantine *q, const char *id, const char *dest,
-                                 unsigned flags, char *written, size_t cap,
-                                 struct ward_diag *diag)
+                                 unsigned flags, char *written, size_t cap, struct ward_diag *diag)
 {
     ward_err e = ward_q_need_key(q, diag);
     if (e)
@@ -176,8 +174,8 @@ ward_err ward_quarantine_restore(ward_quarantine *q, const char *id, const char 
         goto out;
     }
     if ((flags & WARD_QRESTORE_ATTRS) && rec.have_attrs && apply_attrs(t.fd, &rec) != 0) {
-        e = ward_diag_set(diag, WARD_ERR_IO, "cannot set the mode, times or owner of %s: %s",
-                          path, strerror(errno));
+        e = ward_diag_set(diag, WARD_ERR_IO, "cannot set the mode, times or owner of %s: %s", path,
+                          strerror(errno));
         goto out;
     }
     if (fsync(t.fd) != 0) {
@@ -188,10 +186,9 @@ ward_err ward_quarantine_restore(ward_quarantine *q, const char *id, const char 
                                            : ward_qfs_tmp_link(&t, path);
     if (rc != 0) {
         e = errno == EEXIST
-                ? ward_diag_set(diag, WARD_ERR_IO,
-                                "%s exists; it is not replaced without force", path)
-                : ward_diag_set(diag, WARD_ERR_IO, "cannot write %s: %s", path,
-                                strerror(errno));
+                ? ward_diag_set(diag, WARD_ERR_IO, "%s exists; it is not replaced without force",
+                                path)
+                : ward_diag_set(diag, WARD_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         goto out;
     }
     (void)ward_qfs_sync_dir(dir);
@@ -204,8 +201,8 @@ out:
     return e;
 }
 
-ward_err ward_quarantine_export(ward_quarantine *q, const char *id, const char *dest,
-                                bool force, struct ward_diag *diag)
+ward_err ward_quarantine_export(ward_quarantine *q, const char *id, const char *dest, bool force,
+                                struct ward_diag *diag)
 {
     if (!dest)
         return ward_diag_set(diag, WARD_ERR_NOTFOUND, "export needs a destination");

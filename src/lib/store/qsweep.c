@@ -214,8 +214,7 @@ static void sweep_orphans(ward_quarantine *q, const struct idlist *l, ward_qrepo
             if (row_exists(q, fe->d_name, &exists) && !exists) {
                 unlink(path);
                 out->orphans++;
-                say(report, ctx, "%s: removed an object file that had no index entry",
-                    fe->d_name);
+                say(report, ctx, "%s: removed an object file that had no index entry", fe->d_name);
             }
             close(fd);
         }

@@ -121,8 +121,8 @@ static ward_err make_dir(const ward_quarantine *q, const char *path, struct ward
 {
     if (mkdir(path, 0700) == 0) {
         if (q->uid != (uid_t)-1 && chown(path, q->uid, q->gid) != 0)
-            return ward_diag_set(diag, WARD_ERR_IO, "cannot give %s to the store's owner: %s",
-                                 path, strerror(errno));
+            return ward_diag_set(diag, WARD_ERR_IO, "cannot give %s to the store's owner: %s", path,
+                                 strerror(errno));
         return WARD_OK;
     }
     struct stat st;
@@ -132,8 +132,7 @@ static ward_err make_dir(const ward_quarantine *q, const char *path, struct ward
                          strerror(errno));
 }
 
-static ward_err check_dir(ward_quarantine *q, const char *dir, bool create,
-                          struct ward_diag *diag)
+static ward_err check_dir(ward_quarantine *q, const char *dir, bool create, struct ward_diag *diag)
 {
     struct stat st;
     if (stat(dir, &st) != 0) {
@@ -152,8 +151,7 @@ static ward_err check_dir(ward_quarantine *q, const char *dir, bool create,
                                  strerror(errno));
     }
     if (!S_ISDIR(st.st_mode))
-        return ward_diag_set(diag, WARD_ERR_IO, "quarantine directory %s is not a directory",
-                             dir);
+        return ward_diag_set(diag, WARD_ERR_IO, "quarantine directory %s is not a directory", dir);
     if (st.st_mode & 077)
         return ward_diag_set(diag, WARD_ERR_IO,
                              "quarantine directory %s is accessible by group or others (mode "
@@ -216,9 +214,8 @@ static ward_err setup_key(ward_quarantine *q, bool create, struct ward_diag *dia
     return WARD_OK;
 }
 
-ward_err ward_quarantine_open(const char *dir, const char *key_file,
-                              const struct ward_qopts *opts, ward_quarantine **out,
-                              struct ward_diag *diag)
+ward_err ward_quarantine_open(const char *dir, const char *key_file, const struct ward_qopts *opts,
+                              ward_quarantine **out, struct ward_diag *diag)
 {
     *out = NULL;
     if (sodium_init() < 0)
@@ -238,9 +235,9 @@ ward_err ward_quarantine_open(const char *dir, const char *key_file,
         !fits(snprintf(q->tmpdir, sizeof q->tmpdir, "%s/tmp", dir), sizeof q->tmpdir) ||
         !fits(snprintf(index, sizeof index, "%s/index.db", dir), sizeof index) ||
         !fits(snprintf(lockpath, sizeof lockpath, "%s/lock", dir), sizeof lockpath) ||
-        !fits(snprintf(q->key_path, sizeof q->key_path, "%s",
-                       key_file && *key_file ? key_file : ""),
-              sizeof q->key_path) ||
+        !fits(
+            snprintf(q->key_path, sizeof q->key_path, "%s", key_file && *key_file ? key_file : ""),
+            sizeof q->key_path) ||
         (!q->key_path[0] &&
          !fits(snprintf(q->key_path, sizeof q->key_path, "%s/key", dir), sizeof q->key_path))) {
         e = ward_diag_set(diag, WARD_ERR_LIMIT, "quarantine directory path too long: %s", dir);
@@ -265,8 +262,10 @@ ward_err ward_quarantine_open(const char *dir, const char *key_file,
         ;
     if ((e = ward_qindex_open(index, create, q->uid, q->gid, &q->db, diag))) {
         if (e == WARD_ERR_NOTFOUND)
-            e = ward_diag_set(diag, e, "there is no quarantine in %s (nothing was stored there "
-                                       "yet)", dir);
+            e = ward_diag_set(diag, e,
+                              "there is no quarantine in %s (nothing was stored there "
+                              "yet)",
+                              dir);
         goto fail;
     }
     if ((e = setup_key(q, create, diag)))
@@ -346,8 +345,8 @@ static ward_err commit_row(ward_quarantine *q, const struct ward_qrecord *r,
         e = ward_qindex_insert(q->db, r, diag);
     if (!e && (q->opts.max_size || q->opts.max_age)) {
         int64_t before = q->opts.max_age ? (int64_t)time(NULL) - (int64_t)q->opts.max_age : 0;
-        e = ward_qindex_victims(q->db, before, q->opts.max_size, r->id, victims,
-                                VICTIMS_PER_TXN, nv, diag);
+        e = ward_qindex_victims(q->db, before, q->opts.max_size, r->id, victims, VICTIMS_PER_TXN,
+                                nv, diag);
         for (size_t i = 0; !e && i < *nv; i++)
             if ((e = ward_q_doom(q, victims[i].id, diag)))
                 for (size_t k = 0; k < i; k++)
@@ -367,9 +366,8 @@ static ward_err commit_row(ward_quarantine *q, const struct ward_qrecord *r,
     return e;
 }
 
-static ward_err put(ward_quarantine *q, const struct ward_qmeta *m,
-                    const struct ward_qobj_src *src, char id[WARD_QID_LEN + 1],
-                    struct ward_diag *diag)
+static ward_err put(ward_quarantine *q, const struct ward_qmeta *m, const struct ward_qobj_src *src,
+                    char id[WARD_QID_LEN + 1], struct ward_diag *diag)
 {
     ward_err e = ward_q_need_key(q, diag);
     if (e)
@@ -501,9 +499,8 @@ ward_err ward_quarantine_put_fd(ward_quarantine *q, const struct ward_qmeta *met
     return put(q, meta, &src, id, diag);
 }
 
-ward_err ward_quarantine_put_mem(ward_quarantine *q, const struct ward_qmeta *meta,
-                                 const void *p, size_t n, char id[WARD_QID_LEN + 1],
-                                 struct ward_diag *diag)
+ward_err ward_quarantine_put_mem(ward_quarantine *q, const struct ward_qmeta *meta, const void *p,
+                                 size_t n, char id[WARD_QID_LEN + 1], struct ward_diag *diag)
 {
     struct ward_qobj_src src = {-1, p, n};
     return put(q, meta, &src, id, diag);
@@ -519,9 +516,9 @@ struct copy_ctx {
 static bool copy_record(void *ctx, const struct ward_qrecord *r)
 {
     struct copy_ctx *c = ctx;
-    const char *const *fields[] = {&r->program, &r->host,  &r->path,       &r->sender,
-                                   &r->recipients, &r->subject, &r->message_id,
-                                   &r->verdict, &r->names};
+    const char *const *fields[] = {&r->program,    &r->host,       &r->path,
+                                   &r->sender,     &r->recipients, &r->subject,
+                                   &r->message_id, &r->verdict,    &r->names};
     size_t total = 0;
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         total += *fields[i] ? strlen(*fields[i]) + 1 : 0;
@@ -533,9 +530,9 @@ static bool copy_record(void *ctx, const struct ward_qrecord *r)
         return false;
     }
     char *p = c->out->storage;
-    const char **dst[] = {&c->out->program, &c->out->host,  &c->out->path,
-                          &c->out->sender,  &c->out->recipients, &c->out->subject,
-                          &c->out->message_id, &c->out->verdict, &c->out->names};
+    const char **dst[] = {&c->out->program,    &c->out->host,       &c->out->path,
+                          &c->out->sender,     &c->out->recipients, &c->out->subject,
+                          &c->out->message_id, &c->out->verdict,    &c->out->names};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         if (!*fields[i]) {
             *dst[i] = NULL;
@@ -576,8 +573,8 @@ void ward_qrecord_free(struct ward_qrecord *r)
     memset(r, 0, sizeof *r);
 }
 
-ward_err ward_quarantine_resolve(ward_quarantine *q, const char *prefix,
-                                 char id[WARD_QID_LEN + 1], struct ward_diag *diag)
+ward_err ward_quarantine_resolve(ward_quarantine *q, const char *prefix, char id[WARD_QID_LEN + 1],
+                                 struct ward_diag *diag)
 {
     size_t n = strlen(prefix);
     bool hex = n >= 4 && n <= WARD_QID_LEN;
@@ -600,8 +597,8 @@ ward_err ward_quarantine_resolve(ward_quarantine *q, const char *prefix,
     return WARD_OK;
 }
 
-ward_err ward_quarantine_list(ward_quarantine *q, const struct ward_qfilter *f,
-                              ward_qlist_fn fn, void *ctx, struct ward_diag *diag)
+ward_err ward_quarantine_list(ward_quarantine *q, const struct ward_qfilter *f, ward_qlist_fn fn,
+                              void *ctx, struct ward_diag *diag)
 {
     pthread_mutex_lock(&q->lock);
     ward_err e = ward_qindex_select(q->db, f, NULL, fn, ctx, diag);
@@ -663,8 +660,8 @@ ward_err ward_quarantine_purge(ward_quarantine *q, int64_t before, struct ward_q
         pthread_mutex_lock(&q->lock);
         e = ward_qindex_begin(q->db, diag);
         if (!e)
-            e = ward_qindex_victims(q->db, before, q->opts.max_size, NULL, v, VICTIMS_PER_TXN,
-                                    &n, diag);
+            e = ward_qindex_victims(q->db, before, q->opts.max_size, NULL, v, VICTIMS_PER_TXN, &n,
+                                    diag);
         size_t doomed = 0;
         for (; !e && doomed < n; doomed++)
             e = ward_q_doom(q, v[doomed].id, diag);

@@ -85,7 +85,7 @@ struct ward_qmeta {
     size_t n_recipients;
     const char *subject;
     const char *message_id;
-    const char *verdict; /* clean, infected, suspicious, not_scanned ... */
+    const char *verdict;      /* clean, infected, suspicious, not_scanned ... */
     const char *const *names; /* detection names */
     size_t n_names;
     /* a file's attributes, given back by a restore; have_attrs false: unknown */
@@ -137,9 +137,8 @@ typedef bool (*ward_qlist_fn)(void *ctx, const struct ward_qrecord *r);
  * the reason (ward_quarantine_key_problem). Opening also removes what a
  * crashed writer left behind.
  */
-ward_err ward_quarantine_open(const char *dir, const char *key_file,
-                              const struct ward_qopts *opts, ward_quarantine **out,
-                              struct ward_diag *diag) WARD_MUST_CHECK;
+ward_err ward_quarantine_open(const char *dir, const char *key_file, const struct ward_qopts *opts,
+                              ward_quarantine **out, struct ward_diag *diag) WARD_MUST_CHECK;
 void ward_quarantine_close(ward_quarantine *q);
 /* NULL when the key is usable, else why not. */
 const char *ward_quarantine_key_problem(const ward_quarantine *q);
@@ -150,23 +149,20 @@ const char *ward_quarantine_key_problem(const ward_quarantine *q);
  * quarantine_max_size is refused (WARD_ERR_LIMIT) before anything is written.
  */
 ward_err ward_quarantine_put_fd(ward_quarantine *q, const struct ward_qmeta *meta, int fd,
-                                char id[WARD_QID_LEN + 1], struct ward_diag *diag)
-    WARD_MUST_CHECK;
-ward_err ward_quarantine_put_mem(ward_quarantine *q, const struct ward_qmeta *meta,
-                                 const void *p, size_t n, char id[WARD_QID_LEN + 1],
+                                char id[WARD_QID_LEN + 1], struct ward_diag *diag) WARD_MUST_CHECK;
+ward_err ward_quarantine_put_mem(ward_quarantine *q, const struct ward_qmeta *meta, const void *p,
+                                 size_t n, char id[WARD_QID_LEN + 1],
                                  struct ward_diag *diag) WARD_MUST_CHECK;
 
 /* The record of one id (exact). WARD_ERR_NOTFOUND when there is none. */
 ward_err ward_quarantine_get(ward_quarantine *q, const char *id, struct ward_qrecord *rec,
                              struct ward_diag *diag) WARD_MUST_CHECK;
 /* The full id of the only object whose id starts with `prefix` (4 digits or more). */
-ward_err ward_quarantine_resolve(ward_quarantine *q, const char *prefix,
-                                 char id[WARD_QID_LEN + 1], struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_quarantine_resolve(ward_quarantine *q, const char *prefix, char id[WARD_QID_LEN + 1],
+                                 struct ward_diag *diag) WARD_MUST_CHECK;
 /* Records matching `f` (NULL: all), oldest first. */
-ward_err ward_quarantine_list(ward_quarantine *q, const struct ward_qfilter *f,
-                              ward_qlist_fn fn, void *ctx, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_quarantine_list(ward_quarantine *q, const struct ward_qfilter *f, ward_qlist_fn fn,
+                              void *ctx, struct ward_diag *diag) WARD_MUST_CHECK;
 /* Objects in the store and their bytes on disk. */
 ward_err ward_quarantine_usage(ward_quarantine *q, uint64_t *count, uint64_t *bytes,
                                struct ward_diag *diag) WARD_MUST_CHECK;
@@ -192,8 +188,8 @@ ward_err ward_quarantine_restore(ward_quarantine *q, const char *id, const char 
  * Write the object in the clear to `dest` (mode 0600, like restore without
  * WARD_QRESTORE_ATTRS): an explicit export, for analysis or another tool.
  */
-ward_err ward_quarantine_export(ward_quarantine *q, const char *id, const char *dest,
-                                bool force, struct ward_diag *diag) WARD_MUST_CHECK;
+ward_err ward_quarantine_export(ward_quarantine *q, const char *id, const char *dest, bool force,
+                                struct ward_diag *diag) WARD_MUST_CHECK;
 /*
  * Check the object completely, then write its bytes to `fd` (a pipe to
  * sendmail, standard output). Should the object change between the two
@@ -203,11 +199,11 @@ ward_err ward_quarantine_export(ward_quarantine *q, const char *id, const char *
 ward_err ward_quarantine_read(ward_quarantine *q, const char *id, int fd,
                               struct ward_diag *diag) WARD_MUST_CHECK;
 /* Decrypt and check one object without writing it anywhere. */
-ward_err ward_quarantine_check(ward_quarantine *q, const char *id, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_quarantine_check(ward_quarantine *q, const char *id,
+                               struct ward_diag *diag) WARD_MUST_CHECK;
 
-ward_err ward_quarantine_delete(ward_quarantine *q, const char *id, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_quarantine_delete(ward_quarantine *q, const char *id,
+                                struct ward_diag *diag) WARD_MUST_CHECK;
 
 struct ward_qpurged {
     uint64_t count, bytes;
@@ -238,7 +234,7 @@ typedef void (*ward_qreport_fn)(void *ctx, const char *msg);
  * and what crashed writers left in tmp/ are removed.
  */
 ward_err ward_quarantine_verify(ward_quarantine *q, unsigned flags, ward_qreport_fn report,
-                                void *ctx, struct ward_qverified *out, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+                                void *ctx, struct ward_qverified *out,
+                                struct ward_diag *diag) WARD_MUST_CHECK;
 
 #endif

@@ -45,8 +45,7 @@ bool ward_q_mark_path(const ward_quarantine *q, const char *id, const char *suff
                       size_t cap);
 
 /* The removal steps; doom runs with the lock held, inside a transaction. */
-ward_err ward_q_doom(ward_quarantine *q, const char *id, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_q_doom(ward_quarantine *q, const char *id, struct ward_diag *diag) WARD_MUST_CHECK;
 void ward_q_bury(ward_quarantine *q, const char *id);
 void ward_q_spare(ward_quarantine *q, const char *id);
 
