@@ -182,6 +182,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
             fprintf(stderr, "wardd: %s\n", d.msg);
         apply_runtime_settings(&M.cfg);
         wardd_db_configure(&M.cfg);
+        wardd_autoupdate_configure(M.cfg.config_path[0] ? M.cfg.config_path : NULL);
         ward_log(WARD_LOG_NOTICE, "SIGHUP: configuration re-read, log reopened");
     }
 }
@@ -193,6 +194,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)arg;
     conn_sweep();
     wardd_db_tick();
+    if (!M.stopping)
+        wardd_autoupdate_tick();
     if (M.stopping && (!conn_busy() || time(NULL) >= M.stop_deadline))
         event_base_loopbreak(M.base);
 }
@@ -315,6 +318,7 @@ int main(int argc, char **argv)
         return 2;
     }
     conn_setup(M.base, &M.cfg);
+    wardd_autoupdate_configure(M.cfg.config_path[0] ? M.cfg.config_path : NULL);
     for (int i = 0; i < 2; i++)
         if (M.listen_fds[i] >= 0) {
             M.listen_ev[i] = event_new(M.base, M.listen_fds[i], EV_READ | EV_PERSIST, on_accept,

@@ -3,6 +3,7 @@
  *
  *   config.c   [wardd] and [global] options, read at start and on SIGHUP
  *   dbstate.c  the current signature database; reloads in the background
+ *   autoupdate.c  runs `ward update` every [update] update_period minutes
  *   pool.c     worker threads that run scans, each with its own scanner
  *   listen.c   the unix and TCP listening sockets
  *   conn.c     one client connection: framing, sessions, INSTREAM, FILDES
@@ -82,6 +83,13 @@ void wardd_db_stop(void);
 ward_vcache *wardd_cache(void);
 /* Version string of the loaded database for VERSION: "N/DATE" */
 void wardd_db_version(char *out, size_t cap);
+
+/* ---- periodic updates (autoupdate.c) ----------------------------------------- */
+
+/* Read [update] update_period (at start and SIGHUP). */
+void wardd_autoupdate_configure(const char *config_path);
+/* Called once a second: start `ward update` when due, reap it when done. */
+void wardd_autoupdate_tick(void);
 
 /* ---- work ------------------------------------------------------------------ */
 

@@ -646,3 +646,20 @@ def test_clamav_429_cools_down(ward, tmp_path, cvdkeys, http_server):
     p = ward("update", "--config", conf, check=2)
     assert "cool-down" in out(p)
     assert len(hits) == n  # not asked again
+
+
+def test_wardd_runs_updates_itself(ward, pub, tmp_path, mirrord, wardd):
+    top = mirrord(pub.tree)
+    db = tmp_path / "c" / "db"
+    db.parent.mkdir()
+    conf = client_conf(db.parent / "ward.conf", db, top.url, pub.pubkey)
+    ward("update", "--config", conf, check=0)
+    (pub.src / "two.ndb").write_text(ndb("Test.Update.Two", MARK2))
+    pub.build(2)
+    # update_period: the first run comes a few seconds after the start
+    w = wardd(db, extra=f"[update]\nservers = {top.url}\npublic_keys = {pub.pubkey}\n"
+                        "update_period = 60\n")
+    sample = tmp_path / "sample.bin"
+    sample.write_bytes(MARK2)
+    assert b"Test.Update.Two" in scan_until(w, sample, b"FOUND", timeout=40)
+    assert "update: running" in w.log.read_text()
