@@ -648,6 +648,58 @@ def json_seeds():
     }
 
 
+# ---- the updater (fuzz/update.c) ------------------------------------------------
+
+# Made by minisign with the key whose public half is in fuzz/update.c.
+MINISIGN_SIG = (
+    "untrusted comment: signature from minisign secret key\n"
+    "RUTy+1qflYxJ7wL5MT17ejQjjQxzKIzt7IpT+kFXT8POO6UxsMjG6KXe7VVjyatuBpHdNmJjrFz6Ni6Mq2P1FidTztDu23f1HgU=\n"
+    "trusted comment: timestamp:1767225600\tfile:fz.msg\thashed\n"
+    "v6QyJZORnjNmBXrZJ+oGQY9i2Fr3tPUaF78qnS5c7Q6rtO3yn8nxLJl6CgRHbblgM+dlk3nRp5jvtKf4is5sBA==\n")
+MINISIGN_LEGACY = (
+    "untrusted comment: signature from minisign secret key\n"
+    "RWTy+1qflYxJ7+lGAAZSJcdQOeM/fM3LhRjlGWumY2JmnHEHgIDfk/YxQsVUsAtVj3aEPKSpMnx40RXYBU4kPwi53UnyeUgLCAo=\n"
+    "trusted comment: legacy\n"
+    "vkXqbzBfGg6y39Sw+k6mORZSkubORkPJSZGOlCbuHkUFwEa74REuFT9+VxtjpXi+rRXwZ5/eHemHoNAP55BDAw==\n")
+
+CDIFF_SCRIPT = (b"OPEN daily.ndb\nDEL 1 A.Sig:0:*:41414141\nXCHG 2 B.Sig B.Sig:0:*:62626262\n"
+                b"ADD D.Sig:0:*:44444444\nCLOSE\nOPEN daily.new\nADD N.Sig:0:*:4e4e\nCLOSE\n"
+                b"MOVE daily.ndb daily.new 2 C.Sig 2 C.Sig\n# a comment\nUNLINK daily.hdb\n"
+                b"OPEN daily.info\nXCHG 1 ClamAV-VDB ClamAV-VDB:01 Jan 2026 00-00 +0000:8:3:216:"
+                b"x:x:fuzz:1767225600\nCLOSE\n")
+
+
+def cdiff_file(script, version=8):
+    body = b"ClamAV-Diff:%d:%d:" % (version, len(script)) + gz_bytes(script)
+    return body + b":" + sign_pss(hashlib.sha256(body).digest()).encode()
+
+
+def update_seeds():
+    sha = hashlib.sha256(b"x").hexdigest()
+    manifest = ("ward-bundle 1\nname ward\nversion 7\ncreated 1767225600\nmin_engine 0.1.0\n"
+                "file a.ndb 1 %s\nfile b.hdb 1 %s\nfuture field ignored\n" % (sha, sha))
+    daily = named("daily", DB_FILES[:3])
+    cld_tar = tar_bytes([("COPYING", b"Seed.\n"), ("daily.info", info_file("daily", daily))]
+                        + daily)
+    return {
+        "manifest": b"\x00" + manifest.encode(),
+        "manifest-crlf": b"\x00" + manifest.replace("\n", "\r\n").encode(),
+        "manifest-dup": b"\x00" + (manifest + "file a.ndb 1 %s\n" % sha).encode(),
+        "minisig": b"\x01" + MINISIGN_SIG.encode(),
+        "minisig-legacy": b"\x01" + MINISIGN_LEGACY.encode(),
+        "minisign-pub": b"\x01untrusted comment: k\nRWTy+1qflYxJ78/skh+EFPczek1D946jmYZK+7vYEwSFjoN7+qwmtWCU\n",
+        "script": b"\x02" + CDIFF_SCRIPT,
+        "script-bad-del": b"\x02OPEN daily.ndb\nDEL 9 Z\nCLOSE\n",
+        "cdiff": b"\x03" + cdiff_file(CDIFF_SCRIPT),
+        "cdiff-unsigned": b"\x03ClamAV-Diff:8:10:" + gz_bytes(b"OPEN a\nCLOSE\n") + b":" + b"x" * 340,
+        "cld": b"\x04" + container("daily", cld_tar, version=9, sign=False),
+        "cvd": b"\x04" + container("daily", gz_bytes(cld_tar), version=9),
+        "http": b"\x05bytes=0-511\nSun, 06 Nov 1994 08:49:37 GMT",
+        "http-suffix": b"\x05bytes=-100\nThu, 01 Jan 1970 00:00:00 GMT",
+        "http-open": b"\x05bytes=5-\nMon, 31 Feb 2026 23:59:60 GMT",
+    }
+
+
 def main():
     for name, text in NDB.items():
         put("sig_ndb", name, text)
@@ -667,6 +719,8 @@ def main():
         put("ftype", name, data)
     for name, data in json_seeds().items():
         put("json", name, data)
+    for name, data in update_seeds().items():
+        put("update", name, data)
     # fuzz/cvd.c must carry the public half of the key used above.
     with open(os.path.join(HERE, "cvd.c")) as f:
         assert str(KEY_N) in re.sub(r'"\s*"', "", f.read()), "cvd.c test key differs"

@@ -207,7 +207,8 @@ ward_err ward_vdb_read(const char *base, const void *data, size_t len, struct wa
 static ward_err tar_add(ward_buf *out, const char *name, const ward_buf *data, uint64_t mtime)
 {
     uint8_t h[512] = {0};
-    snprintf((char *)h, 100, "%s", name);
+    size_t nl = strlen(name);
+    memcpy(h, name, nl < 100 ? nl : 100); /* ustar: a 100-byte name has no NUL */
     memcpy(h + 100, "0000644", 8);
     memcpy(h + 108, "0000000", 8);
     memcpy(h + 116, "0000000", 8);
@@ -248,12 +249,13 @@ ward_err ward_vdb_write_cld(const struct ward_vdb *v, ward_buf *out, struct ward
     const char *nl = memchr(info->data.data, '\n', info->data.len);
     size_t hl = nl ? (size_t)((const uint8_t *)nl - info->data.data) : info->data.len;
     struct ward_vdb_head h;
-    if (hl >= WARD_CVD_HEADER || ward_vdb_head_parse(info->data.data, info->data.len, &h))
-        return ward_diag_set(diag, WARD_ERR_CORRUPT, "%s: %s has no valid header line", v->base,
-                             info_name);
     uint8_t head[WARD_CVD_HEADER];
     memset(head, ' ', sizeof head);
-    memcpy(head, info->data.data, hl);
+    if (hl < WARD_CVD_HEADER)
+        memcpy(head, info->data.data, hl);
+    if (hl >= WARD_CVD_HEADER || ward_vdb_head_parse(head, sizeof head, &h))
+        return ward_diag_set(diag, WARD_ERR_CORRUPT, "%s: %s has no valid header line", v->base,
+                             info_name);
     ward_buf tar;
     ward_buf_init(&tar, WARD_VDB_MAX_TAR);
     ward_err e = WARD_OK;
