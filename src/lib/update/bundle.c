@@ -44,6 +44,11 @@ static ward_err place_file(struct upd *u, const char *server, const struct ward_
     if (!upd_path(to, sizeof to, u->staging, f->name, NULL))
         return ward_diag_set(d, WARD_ERR_LIMIT, "path too long");
     unlink(to); /* from a server tried before */
+    /* stored already (by any kept version): the same object, not a copy */
+    if (ward_dbtree_reuse(&u->tree, u->staging, f->name, f->sha256, f->size)) {
+        u->st->linked++;
+        return WARD_OK;
+    }
     for (size_t i = 0; old && i < old->n_files; i++) {
         const struct ward_manifest_file *o = &old->files[i];
         if (o->size != f->size || memcmp(o->sha256, f->sha256, 32) != 0 ||
@@ -51,7 +56,7 @@ static ward_err place_file(struct upd *u, const char *server, const struct ward_
             continue;
         struct stat st;
         if (stat(from, &st) == 0 && (uint64_t)st.st_size == f->size &&
-            !ward_link_or_copy(from, to, d)) {
+            !ward_dbtree_keep(&u->tree, u->staging, f->name, from, d)) {
             u->st->linked++;
             return WARD_OK;
         }
@@ -71,6 +76,8 @@ static ward_err place_file(struct upd *u, const char *server, const struct ward_
                              "%s/%s: %s does not match the signed manifest (damaged or forged)",
                              server, obj, f->name);
     }
+    if ((e = ward_dbtree_adopt(&u->tree, u->staging, f->name, to, true, d)))
+        return e;
     u->st->fetched++;
     ward_log(WARD_LOG_INFO, "%s: downloaded %s (%llu bytes)", server, f->name,
              (unsigned long long)f->size);

@@ -113,6 +113,8 @@ static ward_err by_cdiff(struct upd *u, const char *server, const char *name,
                           file, to);
     if (!e && (e = upd_check_load(u, out, false, d)))
         unlink(out);
+    if (!e)
+        e = ward_dbtree_adopt(&u->tree, u->staging, file, out, true, d);
     return e;
 }
 
@@ -139,7 +141,9 @@ static ward_err by_cvd(struct upd *u, const char *server, const char *name, cons
         e = ward_diag_set(d, WARD_ERR_CORRUPT, "%s/%s: not version %u", server, file, want);
     if (!e)
         e = upd_check_load(u, tmp, false, d);
-    if (!e && rename(tmp, path) != 0)
+    if (!e && dir == u->staging)
+        e = ward_dbtree_adopt(&u->tree, dir, file, tmp, true, d);
+    else if (!e && rename(tmp, path) != 0)
         e = ward_diag_set(d, WARD_ERR_IO, "%s: %s", path, strerror(errno));
     if (e)
         unlink(tmp);
@@ -218,7 +222,7 @@ static ward_err from_server(struct upd *u, const char *server, const char *name,
                                  name, server);
         if (!upd_path(to, sizeof to, u->staging, l->file, NULL))
             return ward_diag_set(d, WARD_ERR_LIMIT, "path too long");
-        if ((e = ward_link_or_copy(l->path, to, d)))
+        if ((e = ward_dbtree_keep(&u->tree, u->staging, l->file, l->path, d)))
             return e;
         ward_log(WARD_LOG_INFO, "%s: version %u is current", name, have);
         if (rv == 0)

@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "update/filesum.h"
 #include "util/file.h"
+#include "util/hash.h"
 #include "util/strutil.h"
 
 #define SEQ_DIGITS 6
@@ -71,7 +73,7 @@ void ward_rm_tree(const char *dir)
 
 ward_err ward_link_or_copy(const char *from, const char *to, struct ward_diag *diag)
 {
-    if (link(from, to) == 0)
+    if (linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0)
         return WARD_OK;
     if (errno != EXDEV && errno != EPERM && errno != EMLINK)
         return ward_diag_set(diag, WARD_ERR_IO, "cannot link %s to %s: %s", from, to,
@@ -94,6 +96,85 @@ ward_err ward_link_or_copy(const char *from, const char *to, struct ward_diag *d
         return ward_diag_set(diag, e, "cannot copy %s to %s: %s", from, to, strerror(errno));
     }
     return WARD_OK;
+}
+
+#define STORE ".objects"
+
+static bool store_path(const struct ward_dbtree *t, const uint8_t sha[32], char *out, size_t cap,
+                       char *target, size_t tcap)
+{
+    char hex[65];
+    ward_hex_encode(sha, 32, hex);
+    /* the link is relative: versions/NNNNNN/name -> ../.objects/HEX */
+    return snprintf(out, cap, "%s/" STORE "/%s", t->versions, hex) < (int)cap &&
+           snprintf(target, tcap, "../" STORE "/%s", hex) < (int)tcap;
+}
+
+static ward_err make_link(const char *target, const char *dir, const char *name,
+                          struct ward_diag *d)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return ward_diag_set(d, WARD_ERR_LIMIT, "%s: path too long", dir);
+    unlink(path);
+    if (symlink(target, path) != 0)
+        return ward_diag_set(d, WARD_ERR_IO, "%s: %s", path, strerror(errno));
+    return WARD_OK;
+}
+
+ward_err ward_dbtree_adopt(struct ward_dbtree *t, const char *dir, const char *name,
+                           const char *file, bool move, struct ward_diag *d)
+{
+    uint64_t size;
+    uint8_t sha[32];
+    char obj[PATH_MAX], target[128], store[PATH_MAX];
+    ward_err e = ward_filesum(file, &size, sha, d);
+    if (e)
+        return e;
+    if (!store_path(t, sha, obj, sizeof obj, target, sizeof target) ||
+        snprintf(store, sizeof store, "%s/" STORE, t->versions) >= (int)sizeof store)
+        return ward_diag_set(d, WARD_ERR_LIMIT, "%s: path too long", t->versions);
+    if ((e = ward_mkdir_p(store, 0755, d)))
+        return e;
+    if (access(obj, F_OK) == 0) {
+        if (move)
+            unlink(file); /* the same content is stored already */
+    } else if (move) {
+        if (rename(file, obj) != 0)
+            return ward_diag_set(d, WARD_ERR_IO, "cannot move %s to %s: %s", file, obj,
+                                 strerror(errno));
+    } else if ((e = ward_link_or_copy(file, obj, d))) {
+        return e;
+    }
+    return make_link(target, dir, name, d);
+}
+
+ward_err ward_dbtree_keep(struct ward_dbtree *t, const char *dir, const char *name,
+                          const char *from, struct ward_diag *d)
+{
+    struct stat st;
+    char target[PATH_MAX];
+    if (lstat(from, &st) == 0 && S_ISLNK(st.st_mode)) {
+        ssize_t n = readlink(from, target, sizeof target - 1);
+        if (n > 0 && (size_t)n < sizeof target - 1) {
+            target[n] = 0;
+            if (strncmp(target, "../" STORE "/", strlen(STORE) + 4) == 0)
+                return make_link(target, dir, name, d);
+        }
+    }
+    return ward_dbtree_adopt(t, dir, name, from, false, d);
+}
+
+bool ward_dbtree_reuse(struct ward_dbtree *t, const char *dir, const char *name,
+                       const uint8_t sha256[32], uint64_t size)
+{
+    char obj[PATH_MAX], target[128];
+    struct stat st;
+    struct ward_diag d;
+    /* the store is trusted: objects are named by digest after verification */
+    return store_path(t, sha256, obj, sizeof obj, target, sizeof target) &&
+           stat(obj, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size &&
+           !make_link(target, dir, name, &d);
 }
 
 ward_err ward_dbtree_open(const char *database_dir, struct ward_dbtree *t,
@@ -293,6 +374,84 @@ static int cmp_long_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+struct hexset {
+    char (*hex)[65];
+    size_t n, cap;
+};
+
+static int cmp_hex(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* The store objects the links of one version directory name. */
+static bool collect_links(const char *vdir, struct hexset *set)
+{
+    DIR *v = opendir(vdir);
+    struct dirent *fe;
+    size_t prefix = strlen("../" STORE "/");
+    while (v && (fe = readdir(v)) != NULL) {
+        char p[PATH_MAX * 2], target[256];
+        snprintf(p, sizeof p, "%s/%s", vdir, fe->d_name);
+        ssize_t n = readlink(p, target, sizeof target - 1);
+        if (n != (ssize_t)(prefix + 64) || strncmp(target, "../" STORE "/", prefix) != 0)
+            continue;
+        if (set->n == set->cap) {
+            size_t cap = set->cap ? set->cap * 2 : 256;
+            char(*h)[65] = realloc(set->hex, cap * sizeof *h);
+            if (!h) {
+                closedir(v);
+                return false;
+            }
+            set->hex = h;
+            set->cap = cap;
+        }
+        memcpy(set->hex[set->n], target + prefix, 64);
+        set->hex[set->n++][64] = 0;
+    }
+    if (v)
+        closedir(v);
+    return true;
+}
+
+/* Remove store objects that no kept version links to. */
+static void collect_garbage(struct ward_dbtree *t)
+{
+    char store[PATH_MAX];
+    struct hexset set = {0};
+    bool ok = true;
+    if (snprintf(store, sizeof store, "%s/" STORE, t->versions) >= (int)sizeof store)
+        return;
+    DIR *d = opendir(t->versions);
+    struct dirent *de;
+    while (ok && d && (de = readdir(d)) != NULL) {
+        char vdir[PATH_MAX];
+        if (seq_of(de->d_name) >= 0 &&
+            snprintf(vdir, sizeof vdir, "%s/%s", t->versions, de->d_name) < (int)sizeof vdir)
+            ok = collect_links(vdir, &set);
+    }
+    if (d)
+        closedir(d);
+    if (!ok) { /* out of memory: keeping everything is safe */
+        free(set.hex);
+        return;
+    }
+    if (set.n)
+        qsort(set.hex, set.n, sizeof *set.hex, cmp_hex);
+    d = opendir(store);
+    while (d && (de = readdir(d)) != NULL) {
+        if (strlen(de->d_name) != 64 ||
+            (set.n && bsearch(de->d_name, set.hex, set.n, sizeof *set.hex, cmp_hex)))
+            continue;
+        char p[PATH_MAX * 2];
+        snprintf(p, sizeof p, "%s/%s", store, de->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    free(set.hex);
+}
+
 ward_err ward_dbtree_prune(struct ward_dbtree *t, unsigned keep, struct ward_diag *diag)
 {
     (void)diag;
@@ -316,5 +475,6 @@ ward_err ward_dbtree_prune(struct ward_dbtree *t, unsigned keep, struct ward_dia
         snprintf(p, sizeof p, "%s/%0*ld", t->versions, SEQ_DIGITS, seqs[i]);
         ward_rm_tree(p);
     }
+    collect_garbage(t);
     return WARD_OK;
 }

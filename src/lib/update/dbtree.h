@@ -16,9 +16,14 @@
  * swapped for the link with renameat2(RENAME_EXCHANGE), also atomic, and
  * kept as version 000000.
  *
- * Unchanged files are hard-linked from the current version into the
- * staging directory: no copy, and the same inode, so that the engine can
- * tell that they did not change.
+ * The files themselves live once, by content, in NAME.versions/.objects/
+ * (named by their SHA-256); a version directory holds symbolic links to
+ * them (db.versions/000008/daily.ndb -> ../.objects/SHA256). A file that
+ * did not change between versions is the same inode with the same size,
+ * mtime and ctime, so the engine can reuse what it made of it: a hard link
+ * per version would do as well for the data, but link(2) and unlink(2)
+ * change the inode's ctime and would defeat that. Objects no kept version
+ * links to are removed when old versions are pruned.
  *
  * Contract: one updater at a time (an exclusive lock on db.versions/.lock,
  * held from ward_dbtree_open to ward_dbtree_close). Functions report errors
@@ -29,6 +34,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -62,7 +68,21 @@ ward_err ward_dbtree_rollback(struct ward_dbtree *t, char *to, size_t cap,
 ward_err ward_dbtree_prune(struct ward_dbtree *t, unsigned keep, struct ward_diag *diag)
     WARD_MUST_CHECK;
 
-/* Hard-link a file (or copy it when links are impossible). */
+/*
+ * Put `file` into the content store and link dir/name to it. With `move`
+ * the file is renamed into the store (it was made for this version),
+ * otherwise hard-linked (a file of a plain directory being adopted).
+ */
+ward_err ward_dbtree_adopt(struct ward_dbtree *t, const char *dir, const char *name,
+                           const char *file, bool move, struct ward_diag *diag) WARD_MUST_CHECK;
+/* dir/name becomes what `from` (a file of another version) is: the same object. */
+ward_err ward_dbtree_keep(struct ward_dbtree *t, const char *dir, const char *name,
+                          const char *from, struct ward_diag *diag) WARD_MUST_CHECK;
+/* The stored object with this digest and size, if present: link dir/name to it. */
+bool ward_dbtree_reuse(struct ward_dbtree *t, const char *dir, const char *name,
+                       const uint8_t sha256[32], uint64_t size);
+
+/* Hard-link a file, following a symbolic link (or copy when links are impossible). */
 ward_err ward_link_or_copy(const char *from, const char *to, struct ward_diag *diag)
     WARD_MUST_CHECK;
 /* Remove a directory tree of files (no symlinks are followed). */

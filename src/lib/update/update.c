@@ -161,9 +161,10 @@ static ward_err carry_over(struct upd *u, struct ward_diag *d)
         if (!upd_path(from, sizeof from, u->tree.current, de->d_name, NULL) ||
             !upd_path(to, sizeof to, u->staging, de->d_name, NULL))
             continue;
-        if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode) || access(to, F_OK) == 0)
+        if (lstat(from, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) ||
+            access(to, F_OK) == 0)
             continue;
-        if (!(e = ward_link_or_copy(from, to, d)))
+        if (!(e = ward_dbtree_keep(&u->tree, u->staging, de->d_name, from, d)))
             u->st->linked++;
     }
     closedir(dir);
