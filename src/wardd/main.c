@@ -264,6 +264,15 @@ int main(int argc, char **argv)
         return e ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* The socket exists before the database is loaded (clients queue rather
+       than fail), so a reload or SIGHUP may come before its handler is set:
+       hold them until then rather than die by their default action. Threads
+       started meanwhile keep them blocked; the event loop's thread takes them. */
+    sigset_t held;
+    sigemptyset(&held);
+    sigaddset(&held, SIGHUP);
+    sigaddset(&held, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &held, NULL);
 
     /* Privileged part: sockets and the pid file. */
     if (M.cfg.socket_path[0] && (M.listen_fds[0] = listen_unix(&M.cfg, &d)) < 0) {
@@ -333,6 +342,7 @@ int main(int argc, char **argv)
         sev[i] = evsignal_new(M.base, sigs[i], on_signal, NULL);
         event_add(sev[i], NULL);
     }
+    pthread_sigmask(SIG_UNBLOCK, &held, NULL);
     struct timeval second = {1, 0};
     struct event *tick = event_new(M.base, -1, EV_PERSIST, on_tick, NULL);
     event_add(tick, &second);

@@ -338,6 +338,40 @@ def test_signals(wardd, tmp_path):
     assert not w.sock.exists()
 
 
+def test_reload_and_hup_signals_while_starting(tmp_path):
+    # the socket accepts before the database is loaded (here a few seconds of
+    # compiling); a reload or SIGHUP sent in that window is held, not fatal
+    import subprocess
+
+    from conftest import WARDD, Wardd
+    db = make_db(tmp_path, [f"Test.Many{i}:0:*:{(b'many%06dxx' % i).hex()}"
+                            for i in range(40000)])
+    sock = tmp_path / "early.sock"
+    conf = tmp_path / "early.conf"
+    conf.write_text(f"[global]\ndatabase_dir = {db}\ncache_dir = {tmp_path}/cache\n"
+                    f"[wardd]\nsocket = {sock}\nlog_file = {tmp_path}/early.log\n"
+                    f"pid_file = {tmp_path}/early.pid\n")
+    proc = subprocess.Popen([str(WARDD), "--foreground", "--config", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            with socket.socket(socket.AF_UNIX) as probe:
+                if probe.connect_ex(str(sock)) == 0:
+                    break
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGUSR2)
+        proc.send_signal(signal.SIGHUP)
+        w = Wardd.__new__(Wardd)
+        w.sock = sock
+        assert w.request(b"zPING\0", timeout=60) == b"PONG\0"
+        assert w.request(instream(b"xx many012345xx")) == b"stream: Test.Many12345.UNOFFICIAL FOUND\0"
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
 def test_tcp_and_stats(wardd):
     port = free_port()
     w = wardd(tcp_port=port)
