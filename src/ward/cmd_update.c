@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "engine/dsig.h"
 #include "update/update.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -221,21 +220,6 @@ static bool read_settings(struct cli_env *env, struct ward_update_cfg *cfg, char
     return true;
 }
 
-/* ClamAV container keys from [global], as the scanner uses them. */
-static bool read_clamav_keys(struct cli_env *env, char *keys[4])
-{
-    static const char *const key_opts[2] = {"clamav_cvd_key", "clamav_info_key"};
-    for (int i = 0; i < 2; i++) {
-        const char *path = ward_opt_str(env->conf, global_sec, key_opts[i]);
-        struct ward_diag kd;
-        if (path && *path && ward_dsig_load_pem(path, &keys[2 * i], &keys[2 * i + 1], &kd)) {
-            cli_error("%s: %s", key_opts[i], kd.msg);
-            return false;
-        }
-    }
-    return true;
-}
-
 static int after_switch(struct cli_env *env, bool reload)
 {
     if (reload)
@@ -300,7 +284,7 @@ int cmd_update(int argc, char **argv)
     struct ward_minisign_pub keys[MAX_KEYS];
     char proxy[512];
     if (!read_settings(&env, &cfg, lists, servers, bundles, clamav, keys, proxy, sizeof proxy) ||
-        !read_clamav_keys(&env, ckeys))
+        !cli_clamav_keys(&env, ckeys))
         goto free_lists;
     cfg.cvd_n = ckeys[0];
     cfg.cvd_e = ckeys[1];

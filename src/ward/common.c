@@ -66,6 +66,25 @@ static void print_load_error(void *ctx, const char *msg)
     fprintf(stderr, "ward: %s\n", msg);
 }
 
+bool cli_clamav_keys(struct cli_env *env, char *keys[4])
+{
+    static const char *const global[] = {"global", NULL};
+    static const char *const key_opts[2] = {"clamav_cvd_key", "clamav_info_key"};
+    for (int i = 0; i < 2; i++) {
+        const char *path = ward_opt_str(env->conf, global, key_opts[i]);
+        struct ward_diag kd;
+        if (path && *path && ward_dsig_load_pem(path, &keys[2 * i], &keys[2 * i + 1], &kd)) {
+            cli_error("%s: %s", key_opts[i], kd.msg);
+            for (int k = 0; k < 4; k++) {
+                free(keys[k]);
+                keys[k] = NULL;
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
 ward_db *cli_load_database(struct cli_env *env, bool check_only, bool collect_errors)
 {
     static const char *const global[] = {"global", NULL};
@@ -89,17 +108,8 @@ ward_db *cli_load_database(struct cli_env *env, bool check_only, bool collect_er
     o.cache_dir = env->cache_dir[0] ? env->cache_dir : NULL;
     /* Keys for ClamAV containers: ClamAV's own unless the configuration names others. */
     char *keys[4] = {NULL, NULL, NULL, NULL};
-    static const char *const key_opts[2] = {"clamav_cvd_key", "clamav_info_key"};
-    for (int i = 0; i < 2; i++) {
-        const char *path = ward_opt_str(env->conf, global, key_opts[i]);
-        struct ward_diag kd;
-        if (path && *path && ward_dsig_load_pem(path, &keys[2 * i], &keys[2 * i + 1], &kd)) {
-            cli_error("%s: %s", key_opts[i], kd.msg);
-            for (int k = 0; k < 4; k++)
-                free(keys[k]);
-            return NULL;
-        }
-    }
+    if (!cli_clamav_keys(env, keys))
+        return NULL;
     o.keys.cvd_n = keys[0];
     o.keys.cvd_e = keys[1];
     o.keys.info_n = keys[2];

@@ -36,6 +36,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool cli_load_config(struct cli_env *env, const char *path);
 /* Add a --database argument. */
 bool cli_add_database(struct cli_env *env, const char *path);
+/*
+ * The ClamAV container keys of [global] clamav_cvd_key and clamav_info_key
+ * as decimal n, e pairs (NULL where unset: ClamAV's own); the caller frees
+ * them. Prints the problem and returns false on failure.
+ */
+bool cli_clamav_keys(struct cli_env *env, char *keys[4]);
 /* Load (and compile) the database chosen by options, config or install. */
 ward_db *cli_load_database(struct cli_env *env, bool check_only, bool collect_errors);
 void cli_env_free(struct cli_env *env);

@@ -122,22 +122,11 @@ static enum verdict fetch_manifest(struct upd *u, const char *server, const char
                                    const struct ward_manifest *old, ward_buf *text, ward_buf *sig,
                                    struct ward_manifest *m, struct ward_diag *d)
 {
-    char path[WARD_MANIFEST_MAX_NAME + 32];
-    struct ward_fetch_res res;
+    char path[WARD_MANIFEST_MAX_NAME + 32], spath[WARD_MANIFEST_MAX_NAME + 32];
     snprintf(path, sizeof path, "ward/%s.manifest", name);
-    if (upd_get(u, server, path, text, 0, 0, &res, d))
+    snprintf(spath, sizeof spath, "ward/%s.manifest.minisig", name);
+    if (upd_get_ok(u, server, path, text, d) || upd_get_ok(u, server, spath, sig, d))
         return V_FAIL;
-    if (res.status != 200) {
-        ward_diag_set(d, WARD_ERR_NOTFOUND, "%s/%s: HTTP status %ld", server, path, res.status);
-        return V_FAIL;
-    }
-    snprintf(path, sizeof path, "ward/%s.manifest.minisig", name);
-    if (upd_get(u, server, path, sig, 0, 0, &res, d))
-        return V_FAIL;
-    if (res.status != 200) {
-        ward_diag_set(d, WARD_ERR_NOTFOUND, "%s/%s: HTTP status %ld", server, path, res.status);
-        return V_FAIL;
-    }
     char trusted[WARD_MINISIGN_MAX_COMMENT + 1];
     if (ward_minisign_verify(u->cfg->keys, u->cfg->n_keys, text->data, text->len, sig->data,
                              sig->len, trusted, sizeof trusted, d)) {

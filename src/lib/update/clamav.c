@@ -75,15 +75,9 @@ static ward_err by_cdiff(struct upd *u, const char *server, const char *name,
     ward_buf_init(&data, CDIFF_MAX);
     for (unsigned ver = l->head.version + 1; !e && ver <= to; ver++) {
         char file[96];
-        struct ward_fetch_res res;
         snprintf(file, sizeof file, "%s-%u.cdiff", name, ver);
-        if ((e = upd_get(u, server, file, &data, 0, 0, &res, d)))
+        if ((e = upd_get_ok(u, server, file, &data, d)))
             break;
-        if (res.status != 200) {
-            e = ward_diag_set(d, WARD_ERR_NOTFOUND, "%s/%s: HTTP status %ld", server, file,
-                              res.status);
-            break;
-        }
         e = ward_cdiff_apply(&v, file, data.data, data.len, u->cfg->info_n, u->cfg->info_e, d);
         if (!e && u->cfg->mirror_dir) {
             char mp[PATH_MAX];

@@ -69,6 +69,17 @@ ward_err upd_get(struct upd *u, const char *server, const char *path, ward_buf *
     return e;
 }
 
+ward_err upd_get_ok(struct upd *u, const char *server, const char *path, ward_buf *buf,
+                    struct ward_diag *d)
+{
+    struct ward_fetch_res res;
+    ward_err e = upd_get(u, server, path, buf, 0, 0, &res, d);
+    if (!e && res.status != 200)
+        e = ward_diag_set(d, WARD_ERR_NOTFOUND, "%s/%s: HTTP status %ld", server, path,
+                          res.status);
+    return e;
+}
+
 ward_err upd_get_file(struct upd *u, const char *server, const char *path, const char *dest,
                       uint64_t max, struct ward_fetch_res *res, struct ward_diag *d)
 {

@@ -35,6 +35,9 @@ bool upd_path(char *out, size_t cap, const char *dir, const char *a, const char 
 ward_err upd_get(struct upd *u, const char *server, const char *path, ward_buf *buf,
                  time_t ims, uint64_t first, struct ward_fetch_res *res, struct ward_diag *d)
     WARD_MUST_CHECK;
+/* As upd_get, and anything but 200 is an error naming the URL and status. */
+ward_err upd_get_ok(struct upd *u, const char *server, const char *path, ward_buf *buf,
+                    struct ward_diag *d) WARD_MUST_CHECK;
 /* Fetch into a new file (replaced if present), at most max bytes. */
 ward_err upd_get_file(struct upd *u, const char *server, const char *path, const char *dest,
                       uint64_t max, struct ward_fetch_res *res, struct ward_diag *d)
