@@ -137,6 +137,23 @@ def test_scan_quarantines_and_restore_is_byte_exact(store, tmp_path):
     assert (out_dir / "eicar.com").read_bytes() == eicar()
 
 
+def test_restore_remakes_a_removed_folder(store, tmp_path):
+    folder = tmp_path / "gone" / "deeper"
+    folder.mkdir(parents=True)
+    victim = folder / "eicar.com"
+    victim.write_bytes(eicar())
+    store.scan("--on-infected=quarantine", victim, check=1)
+    [r] = store.records()
+    import shutil
+    shutil.rmtree(tmp_path / "gone")
+    store.q("restore", r["id"], check=0)
+    assert victim.read_bytes() == eicar()
+    # an explicit destination in a missing folder is an error, nothing made
+    p = store.q("restore", r["id"], "--to", tmp_path / "nowhere" / "x.com", check=2)
+    assert b"nowhere" in p.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_scan_json_names_the_quarantine_id(store, tmp_path):
     f = tmp_path / "x.com"
     f.write_bytes(eicar())

@@ -163,6 +163,12 @@ ward_err ward_quarantine_restore(ward_quarantine *q, const char *id, const char 
             goto out;
         }
     }
+    /* Restoring to where it came from, after its folder went too: make the
+       folder again, as the file's owner would expect (an explicit --to is
+       taken as given). */
+    if (!dest && lstat(dir, &st) != 0 && errno == ENOENT &&
+        (e = ward_mkdir_p(dir, 0755, diag)))
+        goto out;
     if ((e = ward_qfs_tmp_open(dir, NULL, &t, diag)))
         goto out;
     struct file_sink sink = {t.fd, 0, 0, 0};
