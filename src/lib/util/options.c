@@ -104,6 +104,62 @@ const struct ward_opt ward_options[] = {
     {NULL, NULL, 0, NULL, NULL, 0},
 };
 
+/*
+ * The mail policy (docs/mail.md): set in [global], overridden in a mail
+ * agent's section and in the sections of the user_config file, so these are
+ * found under any of those names (ward_option_find, ward_mail_option_find).
+ */
+const struct ward_opt ward_mail_options[] = {
+    {"global", "user_config", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "action_av", WARD_OPT_ENUM, "scan", "scan|accept|defer|discard|reject", 0},
+    {"global", "action_av_infected", WARD_OPT_ENUM, "reject", "accept|defer|discard|reject", 0},
+    {"global", "action_av_suspicious", WARD_OPT_ENUM, "reject", "accept|defer|discard|reject", 0},
+    {"global", "action_av_notscanned", WARD_OPT_ENUM, "accept", "accept|defer|discard|reject", 0},
+    {"global", "action_av_deleted", WARD_OPT_ENUM, "accept", "accept|defer|discard|reject", 0},
+    {"global", "action_av_protected", WARD_OPT_ENUM, "accept", "accept|defer|discard|reject", 0},
+    {"global", "action_filtered", WARD_OPT_ENUM, "reject", "accept|defer|discard|reject", 0},
+    {"global", "av_clean_mode", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "av_quarantine", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "quarantine_infected", WARD_OPT_BOOL, "yes", NULL, 0},
+    {"global", "quarantine_suspicious", WARD_OPT_BOOL, "yes", NULL, 0},
+    {"global", "quarantine_notscanned", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "quarantine_filtered", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "filter_name", WARD_OPT_REGEX, NULL, NULL, 0},
+    {"global", "filter_type", WARD_OPT_STRING, "", NULL, 0},
+    {"global", "filter_max_size", WARD_OPT_SIZE, "0", NULL, 0},
+    {"global", "write_to_header", WARD_OPT_ENUM, "infected", "none|infected|all", 0},
+    {"global", "write_to_subject", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "subject_infected", WARD_OPT_STRING, "[virus %VIRUSNAME%] %SUBJECT%", NULL, 0},
+    {"global", "subject_cleaned", WARD_OPT_STRING, "[cleaned %VIRUSNAME%] %SUBJECT%", NULL, 0},
+    {"global", "subject_notscanned", WARD_OPT_STRING, "[not scanned] %SUBJECT%", NULL, 0},
+    {"global", "write_to_body", WARD_OPT_ENUM, "none", "none|infected|all", 0},
+    {"global", "template_dir", WARD_OPT_PATH, "/etc/ward/templates", NULL, 0},
+    {"global", "notify_sender", WARD_OPT_ENUM, "none", "none|filtered|all", 0},
+    {"global", "notify_recipients", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "notify_admin", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "admin_address", WARD_OPT_STRING, "postmaster", NULL, 0},
+    {"global", "notify_from", WARD_OPT_STRING, "", NULL, 0},
+    {"global", "notify_attach_report", WARD_OPT_BOOL, "yes", NULL, 0},
+    {"global", "notify_attach_original", WARD_OPT_BOOL, "no", NULL, 0},
+    {"global", "notify_relay", WARD_OPT_HOSTPORT, "", NULL, 0},
+    {"global", "exec_script", WARD_OPT_PATH, NULL, NULL, 0},
+    {"global", "exec_script_timeout", WARD_OPT_DURATION, "30", NULL, 0},
+    {NULL, NULL, 0, NULL, NULL, 0},
+};
+
+/* The sections of mail agents, where the mail policy may be overridden. */
+static const char *const mail_sections[] = {
+    "global", "smtp", "milter", "mda", "pipe", "cgp", "pop3", "imap", NULL,
+};
+
+const struct ward_opt *ward_mail_option_find(const char *key)
+{
+    for (const struct ward_opt *o = ward_mail_options; o->key; o++)
+        if (strcmp(o->key, key) == 0)
+            return o;
+    return NULL;
+}
+
 /* Sections later programs own; accepted (and ignored) until they define options. */
 static const char *const reserved_sections[] = {
     "wardd", "smtp", "milter", "mda", "pipe", "cgp", "pop3", "imap", "oad", "preload",
@@ -115,6 +171,9 @@ const struct ward_opt *ward_option_find(const char *section, const char *key)
     for (const struct ward_opt *o = ward_options; o->key; o++)
         if (strcmp(o->section, section) == 0 && strcmp(o->key, key) == 0)
             return o;
+    for (const char *const *s = mail_sections; *s; s++)
+        if (strcmp(*s, section) == 0)
+            return ward_mail_option_find(key);
     return NULL;
 }
 

@@ -44,7 +44,16 @@ struct ward_opt {
 /* The table, ended by an entry with key NULL. */
 extern const struct ward_opt ward_options[];
 
+/*
+ * The mail policy options (ward_mail_options, ended like ward_options) are
+ * declared once for [global] and found under every mail agent's section too
+ * (smtp, milter, mda, pipe, cgp, pop3, imap); ward_mail_option_find looks
+ * one up by key alone, for the sections of a user_config file.
+ */
+extern const struct ward_opt ward_mail_options[];
+
 const struct ward_opt *ward_option_find(const char *section, const char *key);
+const struct ward_opt *ward_mail_option_find(const char *key);
 
 /*
  * Check every entry of `conf`; each problem is passed to `report` as
