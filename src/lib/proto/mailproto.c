@@ -355,12 +355,16 @@ ward_err ward_mailproto_encode_reply(const struct ward_mail_result *res, const c
             err = put_kv(out, "reply", res->reply, false, diag);
         for (size_t i = 0; !err && res->rcpts_differ && i < res->n_rcpts; i++) {
             const struct ward_mail_rcpt *r = &res->rcpts[i];
-            if (strchr(r->rcpt, '\t') || (r->reply && strchr(r->reply, '\t')))
-                err = ward_diag_set(diag, WARD_ERR_PARSE, "a TAB in recipient %zu", i);
-            else if (ward_buf_printf(out, "rcpt=%s\t%s\t%s\t%s\n", r->rcpt,
-                                     ward_mail_action_name(r->action),
-                                     ward_mail_status_name(r->status), r->reply ? r->reply : ""))
-                err = ward_diag_set(diag, WARD_ERR_LIMIT, "reply too long");
+            char reply[1024], line[WARD_MAILPROTO_MAX_VALUE + 1];
+            one_field(reply, sizeof reply, r->reply);
+            int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s", r->rcpt,
+                             ward_mail_action_name(r->action), ward_mail_status_name(r->status),
+                             reply);
+            /* the address came through the request parser: no TAB, bounded */
+            if (n < 0 || (size_t)n >= sizeof line || strchr(r->rcpt, '\t'))
+                err = ward_diag_set(diag, WARD_ERR_PARSE, "recipient %zu cannot be sent", i);
+            else
+                err = put_kv(out, "rcpt", line, true, diag);
         }
         size_t n_det = res->scan.n_det < WARD_MAILPROTO_MAX_DET ? res->scan.n_det
                                                                 : WARD_MAILPROTO_MAX_DET;
