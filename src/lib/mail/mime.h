@@ -18,7 +18,12 @@
  * Contract: the message bytes are borrowed and must outlive the ward_mime.
  * Malformed input never fails the parse: what cannot be read as structure is
  * body (a multipart with no closing boundary ends at its parent's end);
- * `truncated` says a limit stopped the walk below some part.
+ * `truncated` says a limit stopped the walk below some part (that part is
+ * marked `cut`). A multipart or message/rfc822 part with a transfer
+ * encoding other than 7bit/8bit/binary is a leaf (RFC 2045 forbids it; its
+ * decoded body is scanned whole), as is a multipart with no boundary.
+ *
+ * Header values (filenames) are decoded with iconv; thread-safe.
  */
 #ifndef WARD_MAIL_MIME_H
 #define WARD_MAIL_MIME_H
@@ -56,6 +61,8 @@ struct ward_mime_part {
     bool multipart;         /* multipart/ *: its children follow */
     bool message;           /* message/rfc822 (or global): the part after it is its message */
     bool crlf;              /* its header lines end in CRLF */
+    bool cut;               /* a multipart or message a limit kept us from entering: its
+                               whole range [start, end) is to be scanned as one object */
 };
 
 struct ward_mime_limits {
