@@ -101,6 +101,21 @@ const struct ward_opt ward_options[] = {
     {"mirror", "log_level", WARD_OPT_LOGLEVEL, NULL, NULL, 0},
     {"mirror", "log_file", WARD_OPT_PATH, NULL, NULL, 0},
     {"mirror", "syslog", WARD_OPT_BOOL, NULL, NULL, 0},
+    /* [milter]: ward-milter, the Sendmail/Postfix mail filter (and the mail policy options) */
+    {"milter", "socket", WARD_OPT_STRING, "unix:/run/ward/ward-milter.sock", NULL, 0},
+    {"milter", "socket_mode", WARD_OPT_MODE, "0660", NULL, 0},
+    {"milter", "socket_group", WARD_OPT_STRING, "", NULL, 0},
+    {"milter", "wardd_socket", WARD_OPT_STRING, "/run/ward/wardd.sock", NULL, 0},
+    {"milter", "scan_timeout", WARD_OPT_MSEC, "240000", NULL, 0},
+    {"milter", "mta_timeout", WARD_OPT_DURATION, "600", NULL, 0},
+    {"milter", "max_message_size", WARD_OPT_SIZE, "100M", NULL, 0},
+    {"milter", "quarantine_hold", WARD_OPT_BOOL, "no", NULL, 0},
+    {"milter", "pid_file", WARD_OPT_PATH, "/run/ward/ward-milter.pid", NULL, 0},
+    {"milter", "user", WARD_OPT_STRING, "", NULL, 0},
+    {"milter", "tmp_dir", WARD_OPT_PATH, NULL, NULL, 0},
+    {"milter", "log_level", WARD_OPT_LOGLEVEL, NULL, NULL, 0},
+    {"milter", "log_file", WARD_OPT_PATH, NULL, NULL, 0},
+    {"milter", "syslog", WARD_OPT_BOOL, NULL, NULL, 0},
     {NULL, NULL, 0, NULL, NULL, 0},
 };
 

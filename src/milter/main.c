@@ -1,0 +1,206 @@
+/*
+ * main.c - ward-milter: configuration, the milter socket, start-up.
+ *
+ * Order of start-up, as Ward's other daemons: read and check the
+ * configuration, open the socket and the pid file while still privileged,
+ * go to the background, drop to [milter] user, then run libmilter's loop.
+ * libmilter owns the signals: SIGTERM, SIGINT and SIGHUP make it stop
+ * accepting, finish the open sessions and return (the service manager
+ * starts the milter again to read a changed configuration).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "milter.h"
+#include "util/conf.h"
+#include "util/daemon.h"
+#include "util/log.h"
+#include "util/options.h"
+#include "util/paths.h"
+#include "ward_config.h"
+
+static const char *const sec[] = {"milter", "global", NULL};
+
+static void report(void *ctx, const char *msg)
+{
+    (void)ctx;
+    ward_log(WARD_LOG_ERROR, "%s", msg);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: ward-milter [--foreground] [--config FILE]\n"
+          "  -F, --foreground   stay in the foreground, log to standard error\n"
+          "  -c, --config FILE  configuration file (default: the installed ward.conf)\n"
+          "  -V, --version      print the version\n",
+          f);
+}
+
+static bool open_log(const ward_conf *conf, bool foreground, struct ward_diag *d)
+{
+    const char *file = ward_opt_str(conf, sec, "log_file");
+    enum ward_log_level level = (enum ward_log_level)ward_opt_u64(conf, sec, "log_level");
+    enum ward_log_sink sink = WARD_LOG_STDERR;
+    if (file && *file)
+        sink = WARD_LOG_FILE;
+    else if (ward_opt_bool(conf, sec, "syslog") || !foreground)
+        sink = WARD_LOG_SYSLOG;
+    return !ward_log_open(sink, "ward-milter", file, level, d);
+}
+
+static bool load_cfg(const ward_conf *conf)
+{
+    const char *w = ward_opt_str(conf, sec, "wardd_socket");
+    const char *t = ward_opt_str(conf, sec, "tmp_dir");
+    snprintf(milter_cfg.wardd, sizeof milter_cfg.wardd, "%s", w ? w : "");
+    snprintf(milter_cfg.tmpdir, sizeof milter_cfg.tmpdir, "%s", t ? t : "");
+    milter_cfg.scan_timeout_ms = (unsigned)ward_opt_u64(conf, sec, "scan_timeout");
+    milter_cfg.max_size = ward_opt_u64(conf, sec, "max_message_size");
+    milter_cfg.quarantine_hold = ward_opt_bool(conf, sec, "quarantine_hold");
+    if (!milter_cfg.wardd[0]) {
+        ward_log(WARD_LOG_ERROR, "[milter] wardd_socket is empty");
+        return false;
+    }
+    return true;
+}
+
+/* The path of a unix: or local: milter socket, or NULL for inet sockets. */
+static const char *unix_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    return spec[0] == '/' ? spec : NULL;
+}
+
+static bool open_socket(const ward_conf *conf)
+{
+    const char *spec = ward_opt_str(conf, sec, "socket");
+    if (!spec || !*spec) {
+        ward_log(WARD_LOG_ERROR, "[milter] socket is empty");
+        return false;
+    }
+    const char *path = unix_path(spec);
+    if (!path && strncmp(spec, "inet:", 5) != 0 && strncmp(spec, "inet6:", 6) != 0) {
+        ward_log(WARD_LOG_ERROR, "[milter] socket %s: expected unix:PATH, inet:PORT@HOST or "
+                 "inet6:PORT@HOST", spec);
+        return false;
+    }
+    /* libmilter creates the socket with the process umask: none until it is chmod'ed */
+    mode_t old = umask(0177);
+    bool ok = smfi_setconn((char *)spec) == MI_SUCCESS && smfi_opensocket(true) == MI_SUCCESS;
+    umask(old);
+    if (!ok) {
+        ward_log(WARD_LOG_ERROR, "[milter] socket %s: cannot listen: %s", spec, strerror(errno));
+        return false;
+    }
+    if (path) {
+        mode_t mode = (mode_t)ward_opt_u64(conf, sec, "socket_mode");
+        const char *group = ward_opt_str(conf, sec, "socket_group");
+        struct ward_diag d;
+        gid_t gid;
+        if (group && *group) {
+            if (ward_group_id(group, &gid, &d)) {
+                ward_log(WARD_LOG_ERROR, "[milter] socket_group: %s", d.msg);
+                return false;
+            }
+            if (chown(path, (uid_t)-1, gid) != 0) {
+                ward_log(WARD_LOG_ERROR, "%s: chown: %s", path, strerror(errno));
+                return false;
+            }
+        }
+        if (chmod(path, mode) != 0) {
+            ward_log(WARD_LOG_ERROR, "%s: chmod: %s", path, strerror(errno));
+            return false;
+        }
+    }
+    ward_log(WARD_LOG_NOTICE, "ward-milter %s listening on %s, scanning through %s",
+             WARD_VERSION, spec, milter_cfg.wardd);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"foreground", no_argument, NULL, 'F'}, {"config", required_argument, NULL, 'c'},
+        {"version", no_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bool foreground = false;
+    const char *config = NULL;
+    char defconf[PATH_MAX];
+    int ch;
+    while ((ch = getopt_long(argc, argv, "Fc:Vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'F': foreground = true; break;
+        case 'c': config = optarg; break;
+        case 'V': printf("ward-milter (Ward) %s\n", WARD_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (!config && ward_path_default_config(defconf, sizeof defconf) &&
+        access(defconf, F_OK) == 0)
+        config = defconf;
+    struct ward_diag d;
+    ward_conf *conf = NULL;
+    if (ward_log_open(WARD_LOG_STDERR, "ward-milter", NULL, WARD_LOG_NOTICE, &d))
+        return 2;
+    if (config && ward_conf_parse_file(config, &conf, &d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        return 2;
+    }
+    if (conf && ward_options_check(conf, report, NULL)) {
+        ward_log(WARD_LOG_ERROR, "%s: configuration has errors; not starting", config);
+        return 2;
+    }
+    if (!load_cfg(conf))
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    if (smfi_register(milter_desc) != MI_SUCCESS) {
+        ward_log(WARD_LOG_ERROR, "libmilter refused to register the filter");
+        return 2;
+    }
+    smfi_settimeout((int)ward_opt_u64(conf, sec, "mta_timeout"));
+    if (!open_socket(conf))
+        return 2;
+    const char *pid_file = ward_opt_str(conf, sec, "pid_file");
+    int pid_fd = -1;
+    if (pid_file && *pid_file && ward_pidfile_create(pid_file, &pid_fd, &d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        return 2;
+    }
+    if (!foreground && ward_daemonize(&d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        return 2;
+    }
+    if (!foreground && pid_fd >= 0 && ward_pidfile_update(pid_fd))
+        ward_log(WARD_LOG_WARNING, "cannot update the pid file");
+    if (!open_log(conf, foreground, &d)) {
+        fprintf(stderr, "ward-milter: %s\n", d.msg);
+        return 2;
+    }
+    if (ward_drop_privileges(ward_opt_str(conf, sec, "user"), &d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        ward_pidfile_remove(pid_file, pid_fd);
+        return 2;
+    }
+    int rc = smfi_main();
+    ward_log(WARD_LOG_NOTICE, "stopping");
+    ward_pidfile_remove(pid_file, pid_fd);
+    ward_conf_free(conf);
+    ward_log_close();
+    return rc == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,80 @@
+/*
+ * milter.h - ward-milter: Ward as a Sendmail/Postfix mail filter (libmilter).
+ *
+ * The MTA streams one message per transaction: envelope, header fields,
+ * body chunks. ward-milter rebuilds the message as the MTA will deliver it
+ * into an unlinked temporary file, hands that file to wardd (MAILSCAN,
+ * proto/mailproto.h) at end of message and maps wardd's policy result to
+ * milter replies and the smallest set of milter modifications.
+ *
+ * Contract: every failure inside Ward (spool, wardd down or late, a result
+ * that cannot be applied) ends the transaction with a temporary failure,
+ * never with a pass or a bounce.
+ */
+#ifndef WARD_MILTER_H
+#define WARD_MILTER_H
+
+#include <libmilter/mfapi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/mailproto.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+/* Settings read once at start-up ([milter] over [global]). */
+struct milter_cfg {
+    char wardd[4096];        /* unix socket path or HOST:PORT */
+    char tmpdir[4096];       /* where messages are spooled ("" : $TMPDIR or /tmp) */
+    unsigned scan_timeout_ms; /* bound for every wait for wardd */
+    uint64_t max_size;       /* spool cap: bigger messages are refused */
+    bool quarantine_hold;    /* held by the MTA when policy judged them not clean */
+};
+
+extern struct milter_cfg milter_cfg;
+
+/* One message of a connection: envelope, header block and spool file. */
+struct milter_msg {
+    char *sender;            /* without <>; "" for the null sender */
+    char **rcpts;
+    size_t n_rcpts, cap_rcpts;
+    ward_buf head;           /* the header block as spooled (fields, then the empty line) */
+    int fd;                  /* unlinked spool file, -1 until the end of the headers */
+    uint64_t size;           /* bytes in the spool */
+    bool failed;             /* something went wrong: temporary failure at the end */
+    bool too_big;
+    char why[256];           /* what failed, for the log */
+};
+
+/* One SMTP connection (smfi_setpriv). */
+struct milter_conn {
+    char client_addr[64];
+    char *helo;
+    bool leadspc;            /* the MTA sends header values with their leading space */
+    unsigned long nr;        /* SMFIP_NR_* steps the MTA does not wait a reply for */
+    struct milter_msg msg;
+};
+
+/* The callbacks (callbacks.c). */
+extern struct smfiDesc milter_desc;
+
+/* Ask wardd about the spooled message (scan.c); an error means: tempfail. */
+ward_err milter_scan(SMFICTX *ctx, struct milter_conn *c, struct ward_mailproto_reply *out,
+                     struct ward_diag *diag) WARD_MUST_CHECK;
+
+/* Turn wardd's answer into milter replies and modifications (result.c). */
+sfsistat milter_result(SMFICTX *ctx, struct milter_conn *c, const struct ward_mailproto_reply *r);
+
+/*
+ * Apply the difference between the spooled message and the changed one
+ * (changed_fd, from offset 0) as milter modifications (modify.c): header
+ * fields added, changed or removed, and the body replaced only when it
+ * differs. WARD_ERR_* when the changed message cannot be read or applied.
+ */
+ward_err milter_modify(SMFICTX *ctx, const struct milter_conn *c, int changed_fd,
+                       struct ward_diag *diag) WARD_MUST_CHECK;
+
+/* Set a reply "CODE X.Y.Z text" on ctx, with the defaults when it is not of class `cls`. */
+void milter_setreply(SMFICTX *ctx, const char *reply, char cls, const char *def);
+
+#endif
