@@ -26,7 +26,8 @@ typedef struct ward_medit ward_medit;
 ward_err ward_medit_new(const ward_mime *m, ward_medit **out) WARD_MUST_CHECK;
 void ward_medit_free(ward_medit *e);
 
-/* Add a field at the top of the message's header block (before the first field). */
+/* Add a field at the top of the message's header block (before the first field);
+   fields added are written in the order they were added. */
 ward_err ward_medit_add_header(ward_medit *e, const char *name, const char *value)
     WARD_MUST_CHECK;
 /* Remove every top-level field of this name (for X-Ward-* fields a sender forged). */
@@ -48,7 +49,9 @@ ward_err ward_medit_replace_part(ward_medit *e, uint32_t part, const char *notic
  * (inside <body> when there is one), of the message's main body (the first
  * text part of each kind that is not an attachment, in the parts a reader
  * is shown). Parts in base64 or quoted-printable are decoded, changed and
- * encoded again in the same encoding; any argument may be NULL.
+ * encoded again in the same encoding (7bit and 8bit parts get two
+ * insertions); notes are converted to the part's charset. Parts already
+ * replaced are skipped. Any argument may be NULL.
  */
 ward_err ward_medit_add_notes(ward_medit *e, const char *text_header, const char *text_footer,
                               const char *html_header, const char *html_footer)

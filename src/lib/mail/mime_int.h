@@ -49,4 +49,22 @@ ward_err ward_mime_b64_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MU
 ward_err ward_mime_qp_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MUST_CHECK;
 ward_err ward_mime_uu_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MUST_CHECK;
 
+/*
+ * Encodings for what the editor writes (mime_encode.c), with `eol` ("\r\n"
+ * or "\n") as line break: base64 in 76-column lines (no break after the last
+ * line); quoted-printable with soft breaks at 76 columns, the input's line
+ * breaks becoming `eol`.
+ */
+ward_err ward_mime_b64_encode(const uint8_t *p, size_t n, const char *eol, ward_buf *out)
+    WARD_MUST_CHECK;
+ward_err ward_mime_qp_encode(const uint8_t *p, size_t n, const char *eol, ward_buf *out)
+    WARD_MUST_CHECK;
+/*
+ * A header field "Name: value" + eol: a value that is not plain ASCII as
+ * RFC 2047 UTF-8 encoded words, folded before 78 columns; line breaks in
+ * the value become spaces (no header injection).
+ */
+ward_err ward_mime_field_encode(const char *name, const char *value, const char *eol,
+                                ward_buf *out) WARD_MUST_CHECK;
+
 #endif
