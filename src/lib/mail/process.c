@@ -3,8 +3,10 @@
  *
  * The message is read once (pread into one buffer), parsed once and scanned
  * once; what is scanned does not depend on the policy, only what is made of
- * it does. Each recipient's policy is then judged (mail/judge.c) and the
- * first recipient whose action delivers decides the changes (mail/rewrite.c).
+ * it does. Each recipient's policy is then judged (mail/judge.c), the
+ * original quarantined once if any policy asks, the first recipient whose
+ * action delivers decides the changes (mail/rewrite.c), and notices and
+ * exec_script follow (mail/notify.c, mail/script.c).
  */
 #include "mail/process.h"
 
@@ -18,8 +20,11 @@
 #include "mail/judge.h"
 #include "mail/mime.h"
 #include "mail/policy.h"
+#include "mail/notify.h"
 #include "mail/rewrite.h"
+#include "mail/script.h"
 #include "util/file.h"
+#include "util/log.h"
 
 /* A message held in memory whole; beyond this it is not scanned (limit). */
 #define PROCESS_MAX_MESSAGE (1ull << 31)
@@ -131,6 +136,50 @@ static ward_err fill_rcpts(struct ward_mail_result *res, const struct ward_mail_
     return WARD_OK;
 }
 
+/*
+ * Notices (per distinct policy, sender and administrator once) and
+ * exec_script (once, by the first policy that names one): their failures
+ * are logged, never the message's.
+ */
+static void after_effects(const struct ward_mail_ctx *ctx, const struct ward_mail_env *env,
+                          const struct plan *plans, size_t n, const ward_buf *msg,
+                          const ward_mime *mime, const struct ward_mail_result *res)
+{
+    bool done[3] = {false, false, false}, script_done = false;
+    const char **rcpts = calloc(n, sizeof *rcpts);
+    if (!rcpts)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct plan *p = &plans[i];
+        if (p->same_as != i || p->j.status == WARD_MAIL_CLEAN ||
+            p->j.status == WARD_MAIL_UNSCANNED)
+            continue;
+        size_t k = 0;
+        for (size_t r = 0; r < env->n_rcpts; r++)
+            if (plans[r].same_as == i && env->rcpts[r])
+                rcpts[k++] = env->rcpts[r];
+        struct ward_msginfo mi;
+        if (ward_msginfo_init(&mi, ctx, env, mime, &p->j) != WARD_OK)
+            break;
+        struct ward_notify_in in = {
+            .ctx = ctx, .env = env, .pol = &p->pol, .j = &p->j, .mi = &mi,
+            .rcpts = rcpts, .n_rcpts = k, .msg = msg, .scan = mime ? &res->scan : NULL,
+            .quarantine_id = res->quarantine_id,
+        };
+        (void)ward_notify(&in, done);
+        const char *script = ward_policy_str(&p->pol, "exec_script");
+        if (!script_done && script && *script) {
+            struct ward_diag d;
+            script_done = true;
+            if (ward_mail_script(script, ward_policy_u64(&p->pol, "exec_script_timeout"), env,
+                                 res, &mi, &d))
+                WARD_LOG_WARN("exec_script: %s", d.msg);
+        }
+        ward_msginfo_free(&mi);
+    }
+    free(rcpts);
+}
+
 ward_err ward_mail_process(const struct ward_mail_ctx *ctx, int msg_fd,
                            const struct ward_mail_env *env, struct ward_mail_result *res,
                            struct ward_diag *diag)
@@ -228,6 +277,9 @@ ward_err ward_mail_process(const struct ward_mail_ctx *ctx, int msg_fd,
         ward_msginfo_free(&mi);
         break;
     }
+
+    if (!err)
+        after_effects(ctx, env, plans, n, parsed ? &msg : NULL, parsed ? &mime : NULL, res);
 
     for (size_t i = 0; i < n; i++)
         ward_judgement_free(&plans[i].j);

@@ -14,6 +14,9 @@
  * message is made by the policy of the first recipient whose action delivers
  * (accept), so that what is delivered is what that policy asked for.
  *
+ * Notices (notify_*) and exec_script run before the return, bounded in
+ * time; their failures are logged (util/log.h), never the message's.
+ *
  * Contract: a failure to parse, scan or write is an error return; callers
  * turn it into a temporary failure (defer), never into a pass. The message
  * descriptor is read from offset 0 with pread and never written.
@@ -95,6 +98,7 @@ struct ward_mail_ctx {
 ward_err ward_mail_process(const struct ward_mail_ctx *ctx, int msg_fd,
                            const struct ward_mail_env *env, struct ward_mail_result *res,
                            struct ward_diag *diag) WARD_MUST_CHECK;
+/* Frees the result and closes out_fd (a caller keeping it sets it to -1 first). */
 void ward_mail_result_free(struct ward_mail_result *res);
 
 #endif

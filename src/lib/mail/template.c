@@ -86,8 +86,7 @@ static const char *macro_value(const struct ward_tmpl_vars *v, const char *name,
     return NULL;
 }
 
-/* One value from the message or the envelope, made safe for ctx. */
-static ward_err put_value(ward_buf *out, const char *val, enum ward_tmpl_ctx ctx)
+ward_err ward_template_put(ward_buf *out, const char *val, enum ward_tmpl_ctx ctx)
 {
     ward_err err = WARD_OK;
     for (size_t i = 0; val[i] && i < WARD_TMPL_MAX_VALUE && !err; i++) {
@@ -142,7 +141,7 @@ ward_err ward_template_expand(const char *tmpl, const struct ward_tmpl_vars *v,
             p = pct + 1;
             continue;
         }
-        err = put_value(out, val, ctx);
+        err = ward_template_put(out, val, ctx);
         p = end + 1;
     }
     return err;
