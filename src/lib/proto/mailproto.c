@@ -18,10 +18,40 @@
 
 /* ---- names -------------------------------------------------------------- */
 
+/*
+ * The wire names are the protocol's own, not the library's display names
+ * (ward_mail_status_name): they stay stable, have no spaces, and an agent
+ * does not pull the mail engine in to read a reply.
+ */
+static const char *const action_names[] = {
+    [WARD_MAIL_ACCEPT] = "accept",
+    [WARD_MAIL_DEFER] = "defer",
+    [WARD_MAIL_DISCARD] = "discard",
+    [WARD_MAIL_REJECT] = "reject",
+};
+static const char *const status_names[] = {
+    [WARD_MAIL_CLEAN] = "clean",           [WARD_MAIL_INFECTED] = "infected",
+    [WARD_MAIL_SUSPICIOUS] = "suspicious", [WARD_MAIL_NOTSCANNED] = "not_scanned",
+    [WARD_MAIL_PROTECTED] = "protected",   [WARD_MAIL_FILTERED] = "filtered",
+    [WARD_MAIL_CLEANED] = "cleaned",       [WARD_MAIL_UNSCANNED] = "unscanned",
+};
+#define N_ACTIONS (sizeof action_names / sizeof action_names[0])
+#define N_STATUSES (sizeof status_names / sizeof status_names[0])
+
+const char *ward_mailproto_action_name(enum ward_mail_action a)
+{
+    return (unsigned)a < N_ACTIONS ? action_names[a] : "defer";
+}
+
+const char *ward_mailproto_status_name(enum ward_mail_status s)
+{
+    return (unsigned)s < N_STATUSES ? status_names[s] : "not_scanned";
+}
+
 bool ward_mailproto_action(const char *name, enum ward_mail_action *out)
 {
-    for (int a = WARD_MAIL_ACCEPT; a <= WARD_MAIL_REJECT; a++)
-        if (strcmp(name, ward_mail_action_name((enum ward_mail_action)a)) == 0) {
+    for (size_t a = 0; a < N_ACTIONS; a++)
+        if (strcmp(name, action_names[a]) == 0) {
             *out = (enum ward_mail_action)a;
             return true;
         }
@@ -30,8 +60,8 @@ bool ward_mailproto_action(const char *name, enum ward_mail_action *out)
 
 bool ward_mailproto_status(const char *name, enum ward_mail_status *out)
 {
-    for (int s = WARD_MAIL_CLEAN; s <= WARD_MAIL_UNSCANNED; s++)
-        if (strcmp(name, ward_mail_status_name((enum ward_mail_status)s)) == 0) {
+    for (size_t s = 0; s < N_STATUSES; s++)
+        if (strcmp(name, status_names[s]) == 0) {
             *out = (enum ward_mail_status)s;
             return true;
         }
@@ -338,9 +368,9 @@ ward_err ward_mailproto_encode_reply(const struct ward_mail_result *res, const c
     if (!res || error) {
         char text[WARD_MAILPROTO_MAX_VALUE];
         one_field(text, sizeof text, error ? error : "scan failed");
-        err = put_kv(out, "action", ward_mail_action_name(WARD_MAIL_DEFER), false, diag);
+        err = put_kv(out, "action", ward_mailproto_action_name(WARD_MAIL_DEFER), false, diag);
         if (!err)
-            err = put_kv(out, "status", ward_mail_status_name(WARD_MAIL_NOTSCANNED), false, diag);
+            err = put_kv(out, "status", ward_mailproto_status_name(WARD_MAIL_NOTSCANNED), false, diag);
         if (!err)
             err = put_kv(out, "reply", "451 4.3.0 Temporary failure in virus scanning", false,
                          diag);
@@ -348,9 +378,9 @@ ward_err ward_mailproto_encode_reply(const struct ward_mail_result *res, const c
             err = put_kv(out, "error", text, false, diag);
         message = WARD_MAILPROTO_UNCHANGED;
     } else {
-        err = put_kv(out, "action", ward_mail_action_name(res->action), false, diag);
+        err = put_kv(out, "action", ward_mailproto_action_name(res->action), false, diag);
         if (!err)
-            err = put_kv(out, "status", ward_mail_status_name(res->status), false, diag);
+            err = put_kv(out, "status", ward_mailproto_status_name(res->status), false, diag);
         if (!err)
             err = put_kv(out, "reply", res->reply, false, diag);
         for (size_t i = 0; !err && res->rcpts_differ && i < res->n_rcpts; i++) {
@@ -358,7 +388,7 @@ ward_err ward_mailproto_encode_reply(const struct ward_mail_result *res, const c
             char reply[1024], line[WARD_MAILPROTO_MAX_VALUE + 1];
             one_field(reply, sizeof reply, r->reply);
             int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%s", r->rcpt,
-                             ward_mail_action_name(r->action), ward_mail_status_name(r->status),
+                             ward_mailproto_action_name(r->action), ward_mailproto_status_name(r->status),
                              reply);
             /* the address came through the request parser: no TAB, bounded */
             if (n < 0 || (size_t)n >= sizeof line || strchr(r->rcpt, '\t'))

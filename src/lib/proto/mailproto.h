@@ -31,7 +31,7 @@
  *
  *   "WML1" BE32 length L (.. WARD_MAILPROTO_MAX_REPLY), L bytes of lines:
  *     action=accept|defer|discard|reject      always, first
- *     status=clean|infected|...               always (ward_mail_status_name)
+ *     status=clean|infected|not_scanned|...   always (ward_mailproto_status_name)
  *     reply=SMTP REPLY                        always ("250 2.0.0 Ok: clean")
  *     rcpt=ADDR\tACTION\tSTATUS\tREPLY        one per recipient, in order,
  *                                             only when recipients differ
@@ -170,7 +170,12 @@ ward_err ward_mailproto_scan(const char *target, int msg_fd, const struct ward_m
                              struct ward_mailproto_reply *out, struct ward_diag *diag)
     WARD_MUST_CHECK;
 
-/* Name to enum, for readers of replies; false when unknown. */
+/*
+ * The wire names of actions and statuses ("accept", "not_scanned"): the
+ * protocol's own, stable, without spaces; and back, false when unknown.
+ */
+const char *ward_mailproto_action_name(enum ward_mail_action a);
+const char *ward_mailproto_status_name(enum ward_mail_status s);
 bool ward_mailproto_action(const char *name, enum ward_mail_action *out);
 bool ward_mailproto_status(const char *name, enum ward_mail_status *out);
 
