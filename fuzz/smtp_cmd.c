@@ -6,7 +6,8 @@
  *   - every piece the parsers return lies inside the line given;
  *   - decoding in chunks gives the same message as decoding at once;
  *   - the decoded message has no bare CR or LF;
- *   - stuffing it and decoding again gives the same message back, and the
+ *   - stuffing it and decoding again gives the same message back (with its
+ *     last line ended when the input had no end of data), and the
  *     end is found exactly at the end of the stuffed bytes (no smuggled
  *     end of data can survive the proxy).
  */
@@ -105,7 +106,11 @@ static void check_data(const uint8_t *in, size_t n, size_t chunk)
     size_t u3;
     bool done3;
     size_t l3 = decode(w, wl, wl, m3, &u3, &done3);
-    if (!done3 || u3 != wl || l3 != l1 || memcmp(m1, m3, l1) != 0)
+    /* a message cut short (no end seen) gets its last line ended on the way out */
+    size_t extra = l1 && m1[l1 - 1] != '\n' ? 2 : 0;
+    if (!done3 || u3 != wl || l3 != l1 + extra || memcmp(m1, m3, l1) != 0)
+        abort();
+    if (extra && memcmp(m3 + l1, "\r\n", 2) != 0)
         abort();
     free(m1);
     free(m2);

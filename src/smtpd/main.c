@@ -1,0 +1,169 @@
+/*
+ * main.c - ward-smtpd: start-up, signals and the event loop.
+ *
+ * Order of start-up, as the other daemons: read and check the
+ * configuration, bind the port and write the pid file while still
+ * privileged, go to the background, drop to [smtp] user. SIGTERM/SIGINT
+ * stop at once: a message whose final reply was not sent is the client's
+ * to retry, so nothing is lost. SIGHUP reopens the log.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "smtpd.h"
+#include "util/daemon.h"
+#include "util/log.h"
+#include "util/paths.h"
+#include "ward_config.h"
+
+static void report(void *ctx, const char *msg)
+{
+    (void)ctx;
+    ward_log(WARD_LOG_ERROR, "%s", msg);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: ward-smtpd [--foreground] [--config FILE]\n"
+          "  -F, --foreground   stay in the foreground, log to standard error\n"
+          "  -c, --config FILE  configuration file (default: the installed ward.conf)\n"
+          "  -V, --version      print the version\n",
+          f);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct smtpd *sd = arg;
+    (void)what;
+    if (sig == SIGHUP) {
+        struct ward_diag d;
+        if (ward_log_reopen(&d))
+            fprintf(stderr, "ward-smtpd: %s\n", d.msg);
+        ward_log(WARD_LOG_NOTICE, "SIGHUP: log reopened");
+        return;
+    }
+    ward_log(WARD_LOG_NOTICE, "stopping (signal %d) after %llu messages", (int)sig,
+             (unsigned long long)sd->n_msgs);
+    event_base_loopbreak(sd->base);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"foreground", no_argument, NULL, 'F'}, {"config", required_argument, NULL, 'c'},
+        {"version", no_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bool foreground = false;
+    const char *config = NULL;
+    char defconf[PATH_MAX];
+    int ch;
+    while ((ch = getopt_long(argc, argv, "Fc:Vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'F': foreground = true; break;
+        case 'c': config = optarg; break;
+        case 'V': printf("ward-smtpd (Ward) %s\n", WARD_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!config && ward_path_default_config(defconf, sizeof defconf) &&
+        access(defconf, F_OK) == 0)
+        config = defconf;
+    struct ward_diag d;
+    if (ward_log_open(WARD_LOG_STDERR, "ward-smtpd", NULL, WARD_LOG_NOTICE, &d))
+        return 2;
+    static struct smtpd_cfg cfg;
+    if (!smtpd_cfg_load(config, &cfg, report, NULL)) {
+        ward_log(WARD_LOG_ERROR, "%s: configuration has errors; not starting",
+                 config ? config : "defaults");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    /* lmtp:(COMMAND) children are reaped by the kernel */
+    struct sigaction sa = {.sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    evthread_use_pthreads();
+    static struct smtpd sd;
+    sd.cfg = &cfg;
+    sd.base = event_base_new();
+    if (!sd.base) {
+        ward_log(WARD_LOG_ERROR, "cannot create the event loop");
+        return 2;
+    }
+    sd.tls_ctx = smtpd_tls_ctx(&cfg, &d);
+    if (cfg.tls_cert[0] && !sd.tls_ctx) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        return 2;
+    }
+    if (!smtpd_listen(&sd, &d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        return 2;
+    }
+    int pid_fd = -1;
+    if (cfg.pid_file[0] && ward_pidfile_create(cfg.pid_file, &pid_fd, &d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        return 2;
+    }
+    if (!foreground && ward_daemonize(&d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        return 2;
+    }
+    if (!foreground && pid_fd >= 0 && ward_pidfile_update(pid_fd))
+        ward_log(WARD_LOG_WARNING, "cannot update the pid file");
+    enum ward_log_sink sink = WARD_LOG_STDERR;
+    if (cfg.log_file[0])
+        sink = WARD_LOG_FILE;
+    else if (cfg.syslog || !foreground)
+        sink = WARD_LOG_SYSLOG;
+    if (ward_log_open(sink, "ward-smtpd", cfg.log_file, (enum ward_log_level)cfg.log_level, &d)) {
+        fprintf(stderr, "ward-smtpd: %s\n", d.msg);
+        return 2;
+    }
+    if (ward_drop_privileges(cfg.user, &d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        ward_pidfile_remove(cfg.pid_file, pid_fd);
+        return 2;
+    }
+    /* after the fork: threads do not survive it */
+    if (cfg.scan && !(sd.pool = smtpd_scanpool_new(&sd, cfg.scan_threads))) {
+        ward_log(WARD_LOG_ERROR, "cannot start the scanning threads");
+        ward_pidfile_remove(cfg.pid_file, pid_fd);
+        return 2;
+    }
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    struct event *sev[3];
+    for (int i = 0; i < 3; i++) {
+        sev[i] = evsignal_new(sd.base, sigs[i], on_signal, &sd);
+        event_add(sev[i], NULL);
+    }
+    const char *fwd = cfg.hop == HOP_LMTP_CMD ? cfg.hop_cmd : cfg.hop_host;
+    ward_log(WARD_LOG_NOTICE, "ward-smtpd %s listening (%s) on %s port %u, next hop %s %s%s%u%s",
+             WARD_VERSION, cfg.listen_lmtp ? "LMTP" : "SMTP",
+             cfg.listen_addr[0] ? cfg.listen_addr : "127.0.0.1", cfg.listen_port,
+             cfg.hop == HOP_SMTP ? "SMTP" : "LMTP", fwd, cfg.hop == HOP_LMTP_CMD ? "" : " port ",
+             cfg.hop == HOP_LMTP_CMD ? 0 : cfg.hop_port, cfg.scan ? "" : " (not scanning)");
+    event_base_dispatch(sd.base);
+    evconnlistener_free(sd.listener);
+    while (sd.sessions)
+        if (sd.sessions->busy_scan) {
+            /* a worker still uses it: leave it to the exit */
+            struct smtpd_session *s = sd.sessions;
+            sd.sessions = s->next;
+        } else {
+            smtpd_session_free(sd.sessions);
+        }
+    for (int i = 0; i < 3; i++)
+        event_free(sev[i]);
+    ward_pidfile_remove(cfg.pid_file, pid_fd);
+    smtpd_tls_ctx_free(sd.tls_ctx);
+    ward_log_close();
+    return 0;
+}

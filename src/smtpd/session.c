@@ -1,0 +1,728 @@
+/*
+ * session.c - the client side of a session: greeting, commands, the
+ * envelope passed through to the next hop in lock step.
+ *
+ * Commands are taken from the input one at a time; while one waits for the
+ * next hop (or for wardd), reading stops, so pipelined commands stay in the
+ * input buffer and are answered in order afterwards. That is all
+ * PIPELINING asks of a server.
+ *
+ * A session is freed only from the top of a libevent callback
+ * (session_drop defers it), never from inside the command loop; while
+ * wardd holds its message it is only marked dead, and the scan completion
+ * frees it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "smtpd.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+#define MAX_ERRORS 10
+#define MAX_XF_VALUE 255
+
+static void client_read(struct bufferevent *bev, void *arg);
+static void client_write(struct bufferevent *bev, void *arg);
+static void client_event(struct bufferevent *bev, short what, void *arg);
+
+void smtpd_reply_raw(struct smtpd_session *s, const char *text, size_t len)
+{
+    bufferevent_write(s->bev, text, len);
+}
+
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+{
+    char line[WARD_SMTP_MAX_REPLY];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof line - 3)
+        n = (int)sizeof line - 3;
+    line[n++] = '\r';
+    line[n++] = '\n';
+    bufferevent_write(s->bev, line, (size_t)n);
+}
+
+static void deferred_free(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+    (void)fd, (void)what;
+    if (s->busy_scan) {
+        s->dead = true; /* the scan completion frees it */
+        return;
+    }
+    smtpd_session_free(s);
+}
+
+static void session_drop(struct smtpd_session *s)
+{
+    if (s->free_pending)
+        return;
+    s->free_pending = true;
+    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+    struct timeval zero = {0, 0};
+    event_base_once(s->sd->base, -1, EV_TIMEOUT, deferred_free, s, &zero);
+}
+
+void smtpd_close_after(struct smtpd_session *s)
+{
+    s->state = ST_CLOSING;
+    bufferevent_disable(s->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+        session_drop(s);
+}
+
+void smtpd_txn_reset(struct smtpd_session *s)
+{
+    free(s->sender);
+    s->sender = NULL;
+    for (size_t i = 0; i < s->n_rcpts; i++)
+        free(s->rcpts[i].addr);
+    s->n_rcpts = 0;
+    free(s->pending_rcpt);
+    s->pending_rcpt = NULL;
+    s->in_mail = false;
+    s->xf_sent = false;
+    if (s->fwd_fd >= 0 && s->fwd_fd != s->spool_fd)
+        close(s->fwd_fd);
+    s->fwd_fd = -1;
+    if (s->spool_fd >= 0)
+        close(s->spool_fd);
+    s->spool_fd = -1;
+    ward_buf_reset(&s->wbuf);
+    ward_buf_reset(&s->replies);
+    s->n_ok = s->n_temp = s->n_perm = 0;
+    s->lmtp_left = 0;
+    s->first_fail[0] = 0;
+    s->fwd_ended = false;
+}
+
+void smtpd_session_free(struct smtpd_session *s)
+{
+    struct smtpd *sd = s->sd;
+    smtpd_txn_reset(s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        sd->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    sd->n_sessions--;
+    smtpd_hop_free(s->hop);
+    if (s->bev)
+        bufferevent_free(s->bev);
+    if (s->scan_done)
+        event_free(s->scan_done);
+    for (int i = 0; i < XF_COUNT; i++)
+        free(s->xf[i]);
+    free(s->rcpts);
+    free(s->dbuf);
+    ward_buf_free(&s->wbuf);
+    ward_buf_free(&s->replies);
+    free(s);
+}
+
+void smtpd_session_hop_failed(struct smtpd_session *s, const char *why)
+{
+    ward_log(WARD_LOG_WARNING, "%s: %s", s->peer, why);
+    smtpd_hop_free(s->hop);
+    s->hop = NULL;
+    switch (s->state) {
+    case ST_DATA:
+    case ST_SCAN:
+        /* answered (451) when the message is complete or scanned */
+        return;
+    case ST_FORWARD:
+        smtpd_reply(s, "451 4.4.2 %s Error: next hop failed: %s", s->sd->cfg->hostname, why);
+        break;
+    case ST_CLOSING:
+        return;
+    default:
+        smtpd_reply(s, "421 4.4.2 %s Error: next hop unavailable: %s", s->sd->cfg->hostname,
+                    why);
+        break;
+    }
+    smtpd_close_after(s);
+}
+
+/* ---- waiting for the next hop -------------------------------------------- */
+
+static void wait_hop(struct smtpd_session *s)
+{
+    s->state = ST_HOP_WAIT;
+    bufferevent_disable(s->bev, EV_READ);
+}
+
+static void back_to_commands(struct smtpd_session *s)
+{
+    s->state = ST_CMD;
+    smtpd_session_resume(s);
+}
+
+static void relay(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    smtpd_reply_raw(s, text, len);
+    if (code == 421) {
+        smtpd_hop_free(s->hop);
+        s->hop = NULL;
+        smtpd_close_after(s);
+    }
+}
+
+static void on_hop_rset(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    (void)text, (void)len;
+    if (code / 100 != 2)
+        ward_log(WARD_LOG_WARNING, "%s: next hop refused RSET (%u)", s->peer, code);
+    smtpd_txn_reset(s);
+    smtpd_reply(s, "250 2.0.0 Ok");
+    back_to_commands(s);
+}
+
+static void on_hop_mail(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    relay(s, code, text, len);
+    if (s->state == ST_CLOSING)
+        return;
+    if (code / 100 == 2)
+        s->in_mail = true;
+    else {
+        free(s->sender);
+        s->sender = NULL;
+    }
+    back_to_commands(s);
+}
+
+static void on_hop_xforward(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    (void)text, (void)len;
+    if (code / 100 != 2)
+        ward_log(WARD_LOG_WARNING, "%s: next hop refused XFORWARD (%u)", s->peer, code);
+    char line[2 * WARD_SMTP_MAX_CMD + 32];
+    snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender, s->first_fail);
+    s->first_fail[0] = 0;
+    smtpd_hop_command(s->hop, line, 1, on_hop_mail);
+}
+
+static void on_hop_rcpt(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    relay(s, code, text, len);
+    if (s->state == ST_CLOSING)
+        return;
+    if (code / 100 == 2) {
+        s->rcpts[s->n_rcpts++].addr = s->pending_rcpt;
+        s->pending_rcpt = NULL;
+    } else {
+        free(s->pending_rcpt);
+        s->pending_rcpt = NULL;
+    }
+    back_to_commands(s);
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static void reply_ehlo(struct smtpd_session *s)
+{
+    const struct smtpd_cfg *cfg = s->sd->cfg;
+    unsigned ext = smtpd_hop_ext(s->hop);
+    uint64_t size = cfg->max_message_size, hs = smtpd_hop_size(s->hop);
+    if (hs && (!size || hs < size))
+        size = hs;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "250-%s\r\n250-PIPELINING\r\n", cfg->hostname);
+    if (size)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "250-SIZE %llu\r\n",
+                      (unsigned long long)size);
+    else
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "250-SIZE\r\n");
+    if (ext & EXT_8BITMIME)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "250-8BITMIME\r\n");
+    if (ext & EXT_SMTPUTF8)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "250-SMTPUTF8\r\n");
+    if (ext & EXT_DSN)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "250-DSN\r\n");
+    if (s->sd->tls_ctx && !s->tls)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "250-STARTTLS\r\n");
+    n += snprintf(buf + n, sizeof buf - (size_t)n,
+                  "250-XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\r\n");
+    if (ext & EXT_ENHANCED)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "250-ENHANCEDSTATUSCODES\r\n");
+    /* the last line: "250-X" becomes "250 X" */
+    char *last = buf + n - 2;
+    while (last > buf && last[-1] != '\n')
+        last--;
+    last[3] = ' ';
+    smtpd_reply_raw(s, buf, (size_t)n);
+}
+
+static void cmd_hello(struct smtpd_session *s, const struct ward_smtp_cmd *c)
+{
+    bool lmtp = s->sd->cfg->listen_lmtp;
+    if ((c->verb == WARD_SMTP_LHLO) != lmtp) {
+        smtpd_reply(s, "500 5.5.1 Error: %s", lmtp ? "this is LMTP, send LHLO" :
+                                                     "command not recognized");
+        s->errors++;
+        return;
+    }
+    if (!c->arg) {
+        smtpd_reply(s, "501 5.5.4 Syntax: %s hostname", ward_smtp_verb_name(c->verb));
+        return;
+    }
+    snprintf(s->helo, sizeof s->helo, "%.*s", (int)c->arg_len, c->arg);
+    smtpd_txn_reset(s);
+    s->greeted = true;
+    s->esmtp = c->verb != WARD_SMTP_HELO;
+    if (c->verb == WARD_SMTP_HELO)
+        smtpd_reply(s, "250 %s", s->sd->cfg->hostname);
+    else
+        reply_ehlo(s);
+}
+
+/* May these MAIL/RCPT parameters go on? (Only what we offered.) */
+static const char *param_problem(struct smtpd_session *s, const struct ward_smtp_path *p,
+                                 bool mail)
+{
+    unsigned ext = smtpd_hop_ext(s->hop);
+    if (p->n_params && !s->esmtp)
+        return "555 5.5.4 Error: parameters need EHLO";
+    for (size_t i = 0; i < p->n_params; i++) {
+        const struct ward_smtp_param *q = &p->param[i];
+#define IS(k) (q->key_len == strlen(k) && strncasecmp(q->key, k, q->key_len) == 0)
+        if (mail && IS("SIZE")) {
+            uint64_t v;
+            if (!q->val || !ward_parse_u64n(q->val, q->val_len, &v))
+                return "501 5.5.4 Error: bad SIZE";
+            if (s->sd->cfg->max_message_size && v > s->sd->cfg->max_message_size)
+                return "552 5.3.4 Error: message size exceeds fixed limit";
+        } else if (mail && IS("BODY")) {
+            if (!q->val || !((q->val_len == 4 && strncasecmp(q->val, "7BIT", 4) == 0) ||
+                             (q->val_len == 8 && strncasecmp(q->val, "8BITMIME", 8) == 0 &&
+                              (ext & EXT_8BITMIME))))
+                return "555 5.5.4 Error: unsupported BODY";
+        } else if (mail && IS("SMTPUTF8") && (ext & EXT_SMTPUTF8)) {
+            if (q->val)
+                return "555 5.5.4 Error: SMTPUTF8 takes no value";
+        } else if (mail && (IS("RET") || IS("ENVID")) && (ext & EXT_DSN)) {
+        } else if (!mail && (IS("NOTIFY") || IS("ORCPT")) && (ext & EXT_DSN)) {
+        } else {
+            return "555 5.5.4 Error: unsupported parameter";
+        }
+#undef IS
+    }
+    return NULL;
+}
+
+static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
+{
+    if (!s->greeted) {
+        smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+        return;
+    }
+    if (s->in_mail) {
+        smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
+        return;
+    }
+    struct ward_smtp_path p;
+    enum ward_smtp_path_result r = ward_smtp_parse_path(c->arg, c->arg_len, "FROM:", &p);
+    if (r != WARD_SMTP_PATH_OK) {
+        smtpd_reply(s, r == WARD_SMTP_PATH_PARAM ? "555 5.5.4 Error: bad parameters"
+                                                  : "501 5.1.7 Bad sender address syntax");
+        s->errors++;
+        return;
+    }
+    const char *why = param_problem(s, &p, true);
+    if (why) {
+        smtpd_reply(s, "%s", why);
+        return;
+    }
+    s->sender = strndup(p.addr, p.addr_len);
+    /* the parameters wait in first_fail until XFORWARD is answered */
+    snprintf(s->first_fail, sizeof s->first_fail, "%s%.*s", p.params_len ? " " : "",
+             (int)p.params_len, p.params);
+    wait_hop(s);
+    char line[2 * WARD_SMTP_MAX_CMD + 32];
+    int n = snprintf(line, sizeof line, "XFORWARD");
+    bool any = false;
+    if (smtpd_hop_ext(s->hop) & EXT_XFORWARD) {
+        for (int i = 0; i < XF_COUNT; i++) {
+            if (!s->xf[i] || !smtpd_hop_xf(s->hop, i))
+                continue;
+            /* Postfix reads XFORWARD lines up to 512 bytes */
+            if (n + strlen(s->xf[i]) + strlen(smtpd_xf_names[i]) + 2 > 500)
+                break;
+            n += snprintf(line + n, sizeof line - (size_t)n, " %s=%s", smtpd_xf_names[i],
+                          s->xf[i]);
+            any = true;
+        }
+    }
+    if (any) {
+        smtpd_hop_command(s->hop, line, 1, on_hop_xforward);
+    } else {
+        snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender, s->first_fail);
+        s->first_fail[0] = 0;
+        smtpd_hop_command(s->hop, line, 1, on_hop_mail);
+    }
+}
+
+static void cmd_rcpt(struct smtpd_session *s, const struct ward_smtp_cmd *c)
+{
+    if (!s->in_mail) {
+        smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+        return;
+    }
+    if (s->n_rcpts >= s->sd->cfg->max_recipients) {
+        smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+        return;
+    }
+    struct ward_smtp_path p;
+    enum ward_smtp_path_result r = ward_smtp_parse_path(c->arg, c->arg_len, "TO:", &p);
+    if (r != WARD_SMTP_PATH_OK || p.addr_len == 0) {
+        smtpd_reply(s, r == WARD_SMTP_PATH_PARAM ? "555 5.5.4 Error: bad parameters"
+                                                  : "501 5.1.3 Bad recipient address syntax");
+        s->errors++;
+        return;
+    }
+    const char *why = param_problem(s, &p, false);
+    if (why) {
+        smtpd_reply(s, "%s", why);
+        return;
+    }
+    if (s->n_rcpts == s->cap_rcpts) {
+        size_t cap = s->cap_rcpts ? s->cap_rcpts * 2 : 8;
+        struct smtpd_rcpt *n = realloc(s->rcpts, cap * sizeof *n);
+        if (!n) {
+            smtpd_reply(s, "452 4.3.0 Error: out of memory");
+            return;
+        }
+        s->rcpts = n;
+        s->cap_rcpts = cap;
+    }
+    s->pending_rcpt = strndup(p.addr, p.addr_len);
+    char line[WARD_SMTP_MAX_CMD + 16];
+    snprintf(line, sizeof line, "RCPT TO:<%.*s>%s%.*s", (int)p.addr_len, p.addr,
+             p.params_len ? " " : "", (int)p.params_len, p.params);
+    wait_hop(s);
+    smtpd_hop_command(s->hop, line, 1, on_hop_rcpt);
+}
+
+static void cmd_data(struct smtpd_session *s, const struct ward_smtp_cmd *c)
+{
+    if (!s->in_mail) {
+        smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+        return;
+    }
+    if (s->n_rcpts == 0) {
+        smtpd_reply(s, "554 5.5.1 Error: no valid recipients");
+        return;
+    }
+    if (c->arg) {
+        smtpd_reply(s, "501 5.5.4 Syntax: DATA");
+        return;
+    }
+    if (!smtpd_spool_begin(s)) {
+        smtpd_reply(s, "451 4.3.0 Error: cannot spool the message");
+        return;
+    }
+    smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+    s->state = ST_DATA;
+}
+
+static bool xf_value_ok(const char *v, size_t n)
+{
+    if (n == 0 || n > MAX_XF_VALUE)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static void cmd_xforward(struct smtpd_session *s, const struct ward_smtp_cmd *c)
+{
+    if (!s->greeted || s->in_mail) {
+        smtpd_reply(s, "503 5.5.1 Error: XFORWARD not permitted here");
+        return;
+    }
+    if (!c->arg) {
+        smtpd_reply(s, "501 5.5.4 Syntax: XFORWARD attribute=value...");
+        return;
+    }
+    char *val[XF_COUNT] = {0};
+    const char *p = c->arg, *end = c->arg + c->arg_len;
+    bool ok = true;
+    while (ok && p < end) {
+        const char *e = memchr(p, ' ', (size_t)(end - p));
+        if (!e)
+            e = end;
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        int attr = -1;
+        for (int i = 0; eq && i < XF_COUNT; i++)
+            if (strlen(smtpd_xf_names[i]) == (size_t)(eq - p) &&
+                strncasecmp(p, smtpd_xf_names[i], (size_t)(eq - p)) == 0)
+                attr = i;
+        if (attr < 0 || !xf_value_ok(eq + 1, (size_t)(e - eq - 1))) {
+            ok = false;
+            break;
+        }
+        free(val[attr]);
+        val[attr] = strndup(eq + 1, (size_t)(e - eq - 1));
+        for (p = e; p < end && *p == ' '; p++)
+            ;
+    }
+    if (!ok) {
+        for (int i = 0; i < XF_COUNT; i++)
+            free(val[i]);
+        smtpd_reply(s, "501 5.5.4 Bad XFORWARD attribute");
+        return;
+    }
+    for (int i = 0; i < XF_COUNT; i++) {
+        if (!val[i])
+            continue;
+        free(s->xf[i]);
+        s->xf[i] = val[i];
+    }
+    smtpd_reply(s, "250 2.0.0 Ok");
+}
+
+static void cmd_starttls(struct smtpd_session *s, const struct ward_smtp_cmd *c)
+{
+    if (!s->sd->tls_ctx || s->tls) {
+        smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+        return;
+    }
+    if (c->arg) {
+        smtpd_reply(s, "501 5.5.4 Syntax: STARTTLS");
+        return;
+    }
+    if (s->in_mail) {
+        smtpd_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+        return;
+    }
+    smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+    /* Anything the client pipelined after STARTTLS was sent in the clear:
+       dropped, never run as if it came over TLS (CVE-2011-0411). */
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    smtpd_txn_reset(s);
+    s->greeted = false;
+    if (!smtpd_tls_start(s)) {
+        smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
+        smtpd_close_after(s);
+    }
+}
+
+static void handle(struct smtpd_session *s, const struct ward_smtp_cmd *c)
+{
+    if (c->bad_bytes) {
+        smtpd_reply(s, "500 5.5.2 Error: bad characters in command");
+        s->errors++;
+        return;
+    }
+    switch (c->verb) {
+    case WARD_SMTP_HELO:
+    case WARD_SMTP_EHLO:
+    case WARD_SMTP_LHLO: cmd_hello(s, c); break;
+    case WARD_SMTP_MAIL: cmd_mail(s, c); break;
+    case WARD_SMTP_RCPT: cmd_rcpt(s, c); break;
+    case WARD_SMTP_DATA: cmd_data(s, c); break;
+    case WARD_SMTP_XFORWARD: cmd_xforward(s, c); break;
+    case WARD_SMTP_STARTTLS: cmd_starttls(s, c); break;
+    case WARD_SMTP_RSET:
+        if (c->arg) {
+            smtpd_reply(s, "501 5.5.4 Syntax: RSET");
+            break;
+        }
+        if (!s->in_mail) {
+            smtpd_txn_reset(s);
+            smtpd_reply(s, "250 2.0.0 Ok");
+            break;
+        }
+        wait_hop(s);
+        smtpd_hop_command(s->hop, "RSET", 1, on_hop_rset);
+        break;
+    case WARD_SMTP_NOOP: smtpd_reply(s, "250 2.0.0 Ok"); break;
+    case WARD_SMTP_QUIT:
+        smtpd_reply(s, "221 2.0.0 Bye");
+        smtpd_close_after(s);
+        break;
+    case WARD_SMTP_VRFY: smtpd_reply(s, "252 2.0.0 Send some mail, I'll try my best"); break;
+    case WARD_SMTP_HELP: smtpd_reply(s, "214 2.0.0 See RFC 5321"); break;
+    case WARD_SMTP_EXPN:
+    case WARD_SMTP_BDAT:
+    case WARD_SMTP_AUTH: smtpd_reply(s, "502 5.5.1 Error: command not implemented"); break;
+    default:
+        smtpd_reply(s, "500 5.5.2 Error: command not recognized");
+        s->errors++;
+        break;
+    }
+}
+
+void smtpd_session_resume(struct smtpd_session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    while (s->state == ST_CMD || s->state == ST_DATA) {
+        if (s->state == ST_DATA) {
+            if (!smtpd_spool_read(s, in))
+                break;
+            smtpd_spool_end(s);
+            continue;
+        }
+        if (s->errors > MAX_ERRORS) {
+            smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->sd->cfg->hostname);
+            smtpd_close_after(s);
+            return;
+        }
+        size_t avail = evbuffer_get_length(in);
+        if (!avail)
+            break;
+        size_t take = avail < WARD_SMTP_MAX_CMD ? avail : WARD_SMTP_MAX_CMD;
+        const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)take);
+        if (s->skipping) {
+            bool found;
+            evbuffer_drain(in, ward_smtp_skip_line(p, take, &found));
+            s->skipping = !found;
+            continue;
+        }
+        size_t len, used;
+        enum ward_smtp_line_result r = ward_smtp_line(p, take, WARD_SMTP_MAX_CMD, &len, &used);
+        if (r == WARD_SMTP_LINE_MORE)
+            break;
+        if (r == WARD_SMTP_LINE_TOO_LONG) {
+            s->skipping = true;
+            smtpd_reply(s, "500 5.5.2 Error: line too long");
+            s->errors++;
+            continue;
+        }
+        char line[WARD_SMTP_MAX_CMD];
+        memcpy(line, p, len);
+        evbuffer_drain(in, used);
+        struct ward_smtp_cmd cmd;
+        ward_smtp_parse_cmd(line, len, &cmd);
+        handle(s, &cmd);
+    }
+    if (s->state == ST_CMD || s->state == ST_DATA)
+        bufferevent_enable(s->bev, EV_READ);
+    else
+        bufferevent_disable(s->bev, EV_READ);
+}
+
+/* ---- start-up: the next hop first, then our greeting ---------------------- */
+
+static void on_hop_ehlo(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    if (code / 100 != 2) {
+        smtpd_session_hop_failed(s, "next hop refused EHLO");
+        return;
+    }
+    smtpd_hop_set_ehlo(s->hop, text, len);
+    smtpd_reply(s, "220 %s %s Ward", s->sd->cfg->hostname,
+                s->sd->cfg->listen_lmtp ? "LMTP" : "ESMTP");
+    back_to_commands(s);
+}
+
+static void on_hop_greeting(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    (void)text, (void)len;
+    if (code != 220) {
+        smtpd_session_hop_failed(s, "next hop refused the connection");
+        return;
+    }
+    char line[300];
+    snprintf(line, sizeof line, "%s %s", s->sd->cfg->hop == HOP_SMTP ? "EHLO" : "LHLO",
+             s->sd->cfg->hostname);
+    smtpd_hop_command(s->hop, line, 1, on_hop_ehlo);
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    smtpd_session_resume(arg);
+}
+
+static void client_write(struct bufferevent *bev, void *arg)
+{
+    struct smtpd_session *s = arg;
+    (void)bev;
+    if (s->state == ST_CLOSING)
+        session_drop(s);
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+    (void)bev;
+    if (s->free_pending)
+        return;
+    if (s->state == ST_CLOSING) {
+        session_drop(s);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        ward_log(WARD_LOG_INFO, "%s: timeout%s", s->peer,
+                 s->state == ST_DATA ? " inside DATA" : "");
+        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->sd->cfg->hostname);
+        /* give the reply a moment; the session goes with the next event */
+        smtpd_close_after(s);
+        struct timeval tv = {5, 0};
+        bufferevent_set_timeouts(s->bev, NULL, &tv);
+        return;
+    }
+    if (s->state == ST_DATA)
+        ward_log(WARD_LOG_NOTICE, "%s: client disconnected inside DATA; nothing sent on",
+                 s->peer);
+    else if (s->state != ST_CLOSING)
+        ward_log(WARD_LOG_INFO, "%s: client disconnected", s->peer);
+    session_drop(s);
+}
+
+void smtpd_session_start(struct smtpd *sd, int fd, const struct sockaddr *sa, int salen)
+{
+    (void)salen;
+    struct smtpd_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        return;
+    }
+    s->sd = sd;
+    s->spool_fd = s->fwd_fd = -1;
+    ward_buf_init(&s->wbuf, 1 << 20);
+    ward_buf_init(&s->replies, 1 << 20);
+    evutil_inet_ntop(sa->sa_family,
+                     sa->sa_family == AF_INET6
+                         ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                         : (const void *)&((const struct sockaddr_in *)sa)->sin_addr,
+                     s->peer, sizeof s->peer);
+    s->next = sd->sessions;
+    if (sd->sessions)
+        sd->sessions->prev = s;
+    sd->sessions = s;
+    sd->n_sessions++;
+    s->bev = bufferevent_socket_new(sd->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!s->bev) {
+        close(fd);
+        smtpd_session_free(s);
+        return;
+    }
+    bufferevent_setcb(s->bev, client_read, client_write, client_event, s);
+    struct timeval tv = {(time_t)sd->cfg->client_timeout, 0};
+    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    bufferevent_enable(s->bev, EV_WRITE);
+    s->state = ST_HOP_CONNECT;
+    struct ward_diag d;
+    s->hop = smtpd_hop_open(s, &d);
+    if (!s->hop) {
+        ward_log(WARD_LOG_WARNING, "%s: %s", s->peer, d.msg);
+        smtpd_reply(s, "421 4.4.2 %s Error: next hop unavailable", sd->cfg->hostname);
+        smtpd_close_after(s);
+        return;
+    }
+    smtpd_hop_expect(s->hop, 1, on_hop_greeting);
+}
