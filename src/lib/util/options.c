@@ -143,6 +143,17 @@ const struct ward_opt ward_options[] = {
     {"smtp", "log_level", WARD_OPT_LOGLEVEL, NULL, NULL, 0},
     {"smtp", "log_file", WARD_OPT_PATH, NULL, NULL, 0},
     {"smtp", "syslog", WARD_OPT_BOOL, NULL, NULL, 0},
+    /* [pipe]: ward-pipe, the stdin-to-stdout filter (and the mail policy options) */
+    {"pipe", "wardd_socket", WARD_OPT_STRING, "", NULL, 0},
+    {"pipe", "scan_timeout", WARD_OPT_MSEC, "600000", NULL, 0},
+    {"pipe", "exit_codes", WARD_OPT_ENUM, "auto", "auto|qmail|sysexits", 0},
+    {"pipe", "tmp_dir", WARD_OPT_PATH, NULL, NULL, 0},
+    /* [mda]: ward-mda, in front of the delivery agent (and the mail policy options) */
+    {"mda", "mda_path", WARD_OPT_PATH, "/usr/bin/procmail", NULL, 0},
+    {"mda", "wardd_socket", WARD_OPT_STRING, "", NULL, 0},
+    {"mda", "scan_timeout", WARD_OPT_MSEC, "600000", NULL, 0},
+    {"mda", "exit_codes", WARD_OPT_ENUM, "auto", "auto|qmail|sysexits", 0},
+    {"mda", "tmp_dir", WARD_OPT_PATH, NULL, NULL, 0},
     {NULL, NULL, 0, NULL, NULL, 0},
 };
 
