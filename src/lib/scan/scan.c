@@ -368,7 +368,7 @@ static bool match_object(struct ward_walk *w, struct ward_obj *obj, const uint8_
  */
 static bool cache_usable(const struct ward_walk *w, const struct ward_obj *obj)
 {
-    return w->o->cache && !w->o->all_matches && obj->src.mem != NULL &&
+    return w->o->cache && !w->o->all_matches && !w->o->on_object && obj->src.mem != NULL &&
            ward_format_unpacker(obj->type) != NULL;
 }
 
@@ -444,6 +444,13 @@ static void scan_object(struct ward_walk *w, struct ward_obj *obj)
     if (obj->stream && (obj->type == WARD_FT_TAR || obj->type == WARD_FT_CPIO))
         obj->name = NULL;
 
+    if (w->o->on_object && obj->name) {
+        const char *path[WARD_PATH_MAX_DEPTH + 1];
+        unsigned n = build_path(obj, NULL, path);
+        struct ward_object_seen seen = {path, n, obj->src.size, first, first_len};
+        w->o->on_object(w->o->ctx, &seen);
+    }
+
     /* Verdict cache: content digest first (cheap for in-memory objects). */
     uint8_t digest[32];
     bool cacheable = cache_usable(w, obj);
@@ -469,7 +476,7 @@ static void scan_object(struct ward_walk *w, struct ward_obj *obj)
     for (unsigned i = 0; i < mr.n_names; i++)
         report(w, obj, NULL, WARD_VERDICT_INFECTED, WARD_REASON_NONE, mr.names[i]);
 
-    if (!ward_walk_stopped(w)) {
+    if (!ward_walk_stopped(w) && !(w->o->no_unpack && !obj->parent)) {
         ward_unpack_fn unpack = ward_format_unpacker(obj->type);
         /* Compressed streams and layers take no nesting level, so bound the
            whole chain of objects too: each link costs stack. */

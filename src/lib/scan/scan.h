@@ -69,13 +69,29 @@ struct ward_finding {
 /* Return false to stop the scan. */
 typedef bool (*ward_finding_fn)(void *ctx, const struct ward_finding *f);
 
+/*
+ * An object the walk reached (the top one and every named member), before it
+ * is matched: for callers that look at names and true types (mail filters).
+ */
+struct ward_object_seen {
+    const char *const *path; /* path[depth - 1] is its own name */
+    unsigned depth;
+    uint64_t size;
+    const uint8_t *head;     /* its first bytes (up to WARD_READ_CHUNK) */
+    size_t head_len;
+};
+typedef void (*ward_object_fn)(void *ctx, const struct ward_object_seen *obj);
+
 struct ward_scan_opts {
     struct ward_scan_limits limits;
     bool all_matches;        /* report every detection, not only the first */
+    bool no_unpack;          /* match the top object as it is: no container walk */
     const char *tmpdir;      /* for large unpacked members; NULL: $TMPDIR or /tmp */
-    ward_vcache *cache;      /* NULL: no verdict cache */
+    ward_vcache *cache;      /* NULL: no verdict cache; unused while on_object is set,
+                                since a cached subtree is not walked */
     ward_finding_fn on_finding;
-    void *ctx;
+    ward_object_fn on_object; /* NULL: none */
+    void *ctx;               /* for both callbacks */
 };
 
 struct ward_scan_result {
