@@ -8,6 +8,11 @@
  * Inside IDSESSION commands are read as they come, scans run in parallel,
  * and each reply is prefixed "N: " with the request's number, in the order
  * replies finish, each in the framing of its own command.
+ *
+ * MAILSCAN (Ward's extension, proto/mailproto.h) is read here too: its
+ * envelope block, the descriptor that came with it or the message's
+ * chunks; its reply is a block sent as it is, with a descriptor attached
+ * to its first byte when the changed message goes back that way.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -33,6 +38,8 @@ enum conn_state {
     ST_STREAM_LEN,  /* INSTREAM: a chunk length */
     ST_STREAM_DATA, /* INSTREAM: chunk bytes */
     ST_FILDES,      /* FILDES: the byte that carries the descriptor */
+    ST_MAIL_LEN,    /* MAILSCAN: the envelope's length */
+    ST_MAIL_ENV,    /* MAILSCAN: envelope bytes */
     ST_DONE,        /* no more commands: reply, then close */
 };
 
@@ -61,7 +68,12 @@ struct conn {
     unsigned next_id;
     unsigned cur_id;      /* id of the command being read (INSTREAM, FILDES) */
     unsigned pending;     /* jobs in flight */
-    struct job *stream;   /* INSTREAM being received */
+    struct job *stream;   /* INSTREAM being received (or a MAILSCAN's chunks) */
+    struct job *mail;     /* MAILSCAN whose envelope is being received */
+    ward_buf env;         /* its envelope */
+    uint32_t env_len;
+    int mail_fd;          /* the descriptor that came with it, or -1 */
+    int out_fd;           /* a descriptor to attach to the next reply byte sent, or -1 */
     uint32_t chunk_left;
     uint8_t len_buf[4];
     unsigned len_have;
@@ -79,6 +91,7 @@ static struct {
 
 static void update_events(struct conn *c);
 static void process_input(struct conn *c);
+static void consume(struct conn *c, size_t n);
 
 char job_delim(const struct job *j)
 {
@@ -117,6 +130,11 @@ static void drop_chunks(struct conn *c, uint64_t before)
 static void conn_free(struct conn *c)
 {
     drop_chunks(c, UINT64_MAX);
+    ward_buf_free(&c->env);
+    if (c->mail_fd >= 0)
+        close(c->mail_fd);
+    if (c->out_fd >= 0)
+        close(c->out_fd);
     ward_buf_free(&c->in);
     ward_buf_free(&c->out);
     free(c);
@@ -139,6 +157,10 @@ static void conn_close(struct conn *c)
     if (c->stream) {
         job_free(c->stream);
         c->stream = NULL;
+    }
+    if (c->mail) {
+        job_free(c->mail);
+        c->mail = NULL;
     }
     if (c->prev)
         c->prev->next = c->next;
@@ -186,7 +208,16 @@ static void finish_job(struct job *j)
 {
     struct conn *c = j->conn;
     c->pending--;
-    if (!c->closed) {
+    if (!c->closed && j->kind == JOB_MAIL) {
+        /* a reply block, sent as it is; the changed message's descriptor rides on it */
+        if (c->out.len == c->out_off && j->out_fd >= 0 && c->out_fd < 0) {
+            c->out_fd = j->out_fd;
+            j->out_fd = -1;
+        }
+        if (ward_buf_append(&c->out, j->reply.data, j->reply.len))
+            conn_close(c);
+        c->scan_pending = false;
+    } else if (!c->closed) {
         char d = job_delim(j);
         const char *p = (const char *)j->reply.data, *end = p + j->reply.len;
         while (p && p < end) {
@@ -264,6 +295,7 @@ static struct job *new_job(struct conn *c, enum job_kind kind, enum ward_clamd_k
     j->id = id;
     j->framing = framing;
     j->fd = -1;
+    j->out_fd = -1;
     ward_buf_init(&j->reply, 1 << 24);
     ward_tmpspool_init(&j->stream, L.cfg->stream_max_length, 16u << 20, L.cfg->tmp_dir);
     return j;
@@ -312,6 +344,128 @@ static void version_text(char *out, size_t cap)
 static void no_more_commands(struct conn *c)
 {
     c->state = ST_DONE;
+}
+
+/* ---- MAILSCAN ------------------------------------------------------------ */
+
+static void mail_start(struct conn *c, enum ward_clamd_framing f)
+{
+    c->mail = new_job(c, JOB_MAIL, WARD_CLAMD_UNKNOWN, 0, f);
+    if (!c->mail) {
+        replyf(c, 0, f, "Can't allocate memory ERROR");
+        no_more_commands(c);
+        return;
+    }
+    /* the message goes to a file at once: ward_mail_process reads a descriptor */
+    ward_tmpspool_free(&c->mail->stream);
+    ward_tmpspool_init(&c->mail->stream, L.cfg->stream_max_length, 0, L.cfg->tmp_dir);
+    ward_buf_init(&c->env, WARD_MAILPROTO_MAX_ENV);
+    c->len_have = 0;
+    c->mail_fd = -1;
+    c->state = ST_MAIL_LEN;
+}
+
+/* Keep the first descriptor that came with input [from, to); the others are closed. */
+static void mail_grab_fds(struct conn *c, uint64_t from, uint64_t to)
+{
+    for (unsigned i = 0; i < c->n_chunks; i++) {
+        struct fd_chunk *ch = &c->chunks[i];
+        if (ch->start >= to || ch->end <= from)
+            continue;
+        for (unsigned k = 0; k < ch->n; k++)
+            if (ch->fds[k] >= 0 && c->mail_fd < 0) {
+                c->mail_fd = ch->fds[k];
+                ch->fds[k] = -1;
+            }
+    }
+}
+
+/* Answer the MAILSCAN being read with a defer and end the connection. */
+static void mail_refuse(struct conn *c, struct job *j, const char *why)
+{
+    mailjob_fail(j, why);
+    j->kind = JOB_MAIL;
+    c->pending++; /* finish_job counts it back */
+    finish_job(j);
+    c->ending = true;
+    no_more_commands(c);
+}
+
+/* The envelope is complete: parse it and go on with the message. */
+static void mail_envelope(struct conn *c)
+{
+    struct job *j = c->mail;
+    c->mail = NULL;
+    struct ward_diag d;
+    j->mail = calloc(1, sizeof *j->mail);
+    ward_err err = j->mail ? ward_mailproto_parse_request(c->env.data, c->env.len, j->mail, &d)
+                           : ward_diag_set(&d, WARD_ERR_NOMEM, "out of memory");
+    ward_buf_free(&c->env);
+    int fd = c->mail_fd;
+    c->mail_fd = -1;
+    if (err) {
+        free(j->mail);
+        j->mail = NULL;
+        if (fd >= 0)
+            close(fd);
+        mail_refuse(c, j, d.msg);
+        return;
+    }
+    if (!c->unix_sock && j->mail->ret == WARD_MAILPROTO_FD)
+        j->mail->ret = WARD_MAILPROTO_STREAM; /* no descriptors on TCP */
+    if (j->mail->message == WARD_MAILPROTO_STREAM) {
+        if (fd >= 0)
+            close(fd);
+        c->stream = j;
+        c->state = ST_STREAM_LEN;
+        c->len_have = 0;
+        return;
+    }
+    if (fd < 0) {
+        mail_refuse(c, j, "message=fd but no descriptor came with the envelope");
+        return;
+    }
+    j->fd = fd;
+    no_more_commands(c);
+    submit(c, j);
+}
+
+/* Envelope length and bytes, as they come. */
+static void mail_input(struct conn *c)
+{
+    ward_buf *in = &c->in;
+    if (c->state == ST_MAIL_LEN) {
+        size_t take = 4 - c->len_have < in->len ? 4 - c->len_have : in->len;
+        mail_grab_fds(c, c->in_base, c->in_base + take);
+        memcpy(c->len_buf + c->len_have, in->data, take);
+        c->len_have += (unsigned)take;
+        consume(c, take);
+        if (c->len_have < 4)
+            return;
+        c->len_have = 0;
+        c->env_len = (uint32_t)c->len_buf[0] << 24 | (uint32_t)c->len_buf[1] << 16 |
+                     (uint32_t)c->len_buf[2] << 8 | c->len_buf[3];
+        if (c->env_len == 0 || c->env_len > WARD_MAILPROTO_MAX_ENV) {
+            struct job *j = c->mail;
+            c->mail = NULL;
+            mail_refuse(c, j, "envelope length out of range");
+            return;
+        }
+        c->state = ST_MAIL_ENV;
+        return;
+    }
+    size_t left = c->env_len - c->env.len;
+    size_t take = left < in->len ? left : in->len;
+    mail_grab_fds(c, c->in_base, c->in_base + take);
+    if (ward_buf_append(&c->env, in->data, take)) {
+        struct job *j = c->mail;
+        c->mail = NULL;
+        mail_refuse(c, j, "out of memory");
+        return;
+    }
+    consume(c, take);
+    if (c->env.len == c->env_len)
+        mail_envelope(c);
 }
 
 static void do_command(struct conn *c, const struct ward_clamd_cmd *cmd)
@@ -401,8 +555,16 @@ static void do_command(struct conn *c, const struct ward_clamd_cmd *cmd)
         c->cur_id = id;
         c->framing = f;
         return; /* the descriptor comes with the next byte */
-    case WARD_CLAMD_END:
     case WARD_CLAMD_UNKNOWN:
+        if (!c->session && cmd->name_len == strlen(WARD_MAILPROTO_CMD) &&
+            memcmp(cmd->name, WARD_MAILPROTO_CMD, cmd->name_len) == 0 && !cmd->arg &&
+            cmd->framing != WARD_CLAMD_LEGACY) {
+            mail_start(c, f);
+            return;
+        }
+        replyf(c, id, f, "UNKNOWN COMMAND");
+        break;
+    case WARD_CLAMD_END:
     default:
         replyf(c, id, f, "UNKNOWN COMMAND");
         break;
@@ -442,6 +604,10 @@ static void stream_chunk_len(struct conn *c)
         ward_log(WARD_LOG_WARNING, "INSTREAM: size limit reached (requested %u, max %llu)",
                  len, (unsigned long long)(j->stream.cap - j->stream.size));
         c->stream = NULL;
+        if (j->kind == JOB_MAIL) {
+            mail_refuse(c, j, "message larger than stream_max_length");
+            return;
+        }
         replyf(c, j->id, j->framing, "INSTREAM size limit exceeded. ERROR");
         job_free(j);
         c->ending = true;
@@ -531,6 +697,10 @@ static void process_input(struct conn *c)
             if (ward_tmpspool_write(&c->stream->stream, in->data, take)) {
                 struct job *j = c->stream;
                 c->stream = NULL;
+                if (j->kind == JOB_MAIL) {
+                    mail_refuse(c, j, "cannot write the message to a temporary file");
+                    return;
+                }
                 replyf(c, j->id, j->framing, "Can't write to temporary file ERROR");
                 job_free(j);
                 c->ending = true;
@@ -545,6 +715,10 @@ static void process_input(struct conn *c)
         }
         if (c->state == ST_FILDES) {
             fildes_byte(c);
+            continue;
+        }
+        if (c->state == ST_MAIL_LEN || c->state == ST_MAIL_ENV) {
+            mail_input(c);
             continue;
         }
         /* ST_CMD */
@@ -576,6 +750,11 @@ static void process_input(struct conn *c)
         struct ward_clamd_cmd local = cmd;
         local.arg = cmd.arg ? arg : NULL;
         local.arg_len = arg_len;
+        /* the name too, for commands clamd does not have (MAILSCAN) */
+        char name[16] = "";
+        if (cmd.name_len < sizeof name)
+            memcpy(name, cmd.name, cmd.name_len);
+        local.name = name;
         bool cr = cmd.trailing_cr;
         if (cmd.kind == WARD_CLAMD_FILDES && fildes_fd_too_early(c, cmd_end)) {
             /* both lines end with NUL whatever the framing; in a session they carry
@@ -670,6 +849,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
                 job_free(c->stream);
                 c->stream = NULL;
             }
+            if (c->mail) {
+                job_free(c->mail);
+                c->mail = NULL;
+            }
             c->ending = true;
             c->state = ST_DONE;
         }
@@ -679,13 +862,44 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 /* ---- writing ------------------------------------------------------------ */
 
+/* A send whose first byte carries a descriptor (the changed message of a MAILSCAN). */
+static ssize_t send_with_fd(int sock, const void *p, size_t n, int fd)
+{
+    struct iovec iov = {(void *)p, n};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
     while (c->out_off < c->out.len) {
-        ssize_t n = send(fd, c->out.data + c->out_off, c->out.len - c->out_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n;
+        if (c->out_fd >= 0) {
+            n = send_with_fd(fd, c->out.data + c->out_off, c->out.len - c->out_off, c->out_fd);
+            if (n > 0) {
+                close(c->out_fd);
+                c->out_fd = -1;
+            }
+        } else {
+            n = send(fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
@@ -781,6 +995,7 @@ void conn_accept(int fd, bool unix_sock)
         return;
     }
     c->fd = fd;
+    c->mail_fd = c->out_fd = -1;
     c->unix_sock = unix_sock;
     c->framing = WARD_CLAMD_N;
     c->last_io = time(NULL);

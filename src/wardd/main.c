@@ -183,6 +183,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         apply_runtime_settings(&M.cfg);
         wardd_db_configure(&M.cfg);
         wardd_autoupdate_configure(M.cfg.config_path[0] ? M.cfg.config_path : NULL);
+        if (!mailjob_configure(M.cfg.config_path[0] ? M.cfg.config_path : NULL))
+            ward_log(WARD_LOG_ERROR, "SIGHUP: the mail policy (user_config) has errors; keeping "
+                                     "the current one");
         ward_log(WARD_LOG_NOTICE, "SIGHUP: configuration re-read, log reopened");
     }
 }
@@ -241,6 +244,10 @@ int main(int argc, char **argv)
     if (!wardd_cfg_load(config, &M.cfg, report_config, NULL)) {
         ward_log(WARD_LOG_ERROR, "%s: configuration has errors; not starting",
                  config ? config : "(defaults)");
+        return 2;
+    }
+    if (!compile_only && !mailjob_configure(M.cfg.config_path[0] ? M.cfg.config_path : NULL)) {
+        ward_log(WARD_LOG_ERROR, "the mail policy has errors; not starting");
         return 2;
     }
     apply_runtime_settings(&M.cfg);
@@ -354,6 +361,7 @@ int main(int argc, char **argv)
 
     ward_log(WARD_LOG_NOTICE, "shutting down");
     pool_stop();
+    mailjob_stop();
     /* the last completions */
     on_done(M.done_fd, 0, NULL);
     event_free(tick);

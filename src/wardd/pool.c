@@ -24,6 +24,11 @@ void job_free(struct job *j)
     if (!j)
         return;
     free(j->path);
+    if (j->mail)
+        ward_mailproto_req_free(j->mail);
+    free(j->mail);
+    if (j->out_fd >= 0)
+        close(j->out_fd);
     ward_tmpspool_free(&j->stream);
     if (j->fd >= 0)
         close(j->fd);

@@ -416,6 +416,10 @@ static void run_fd(struct job *j, ward_scanner *sc)
 void scanjob_run(struct job *j, ward_scanner *sc, ward_db *db)
 {
     (void)db;
+    if (j->kind == JOB_MAIL) {
+        mailjob_run(j, sc); /* a defer reply when sc is NULL */
+        return;
+    }
     if (!sc) {
         error_line(&j->reply, j->kind == JOB_STREAM ? "stream" : j->path ? j->path : "",
                    "Can't allocate memory", job_delim(j));
@@ -432,6 +436,8 @@ void scanjob_run(struct job *j, ward_scanner *sc, ward_db *db)
     case JOB_MULTI_FILE:
         (void)scan_file_path(j, sc, j->path, false, &j->reply);
         multi_file_done(j->multi, j);
+        return;
+    case JOB_MAIL:
         return;
     }
 }

@@ -24,6 +24,7 @@
 
 #include "engine/db.h"
 #include "proto/clamd.h"
+#include "proto/mailproto.h"
 #include "scan/scan.h"
 #include "scan/vcache.h"
 #include "util/buf.h"
@@ -93,7 +94,7 @@ void wardd_autoupdate_tick(void);
 
 /* ---- work ------------------------------------------------------------------ */
 
-enum job_kind { JOB_PATH, JOB_STREAM, JOB_FD, JOB_MULTI_FILE };
+enum job_kind { JOB_PATH, JOB_STREAM, JOB_FD, JOB_MULTI_FILE, JOB_MAIL };
 
 struct conn;
 struct multi;
@@ -108,7 +109,9 @@ struct job {
     struct ward_tmpspool stream; /* JOB_STREAM */
     int fd;                   /* JOB_FD */
     struct multi *multi;      /* JOB_MULTI_FILE: the MULTISCAN it belongs to */
-    ward_buf reply;           /* filled by the worker */
+    struct ward_mailproto_req *mail; /* JOB_MAIL: the envelope */
+    int out_fd;               /* JOB_MAIL: a changed message to pass back, or -1 */
+    ward_buf reply;           /* filled by the worker (JOB_MAIL: bytes sent as they are) */
     struct job *next;
 };
 
@@ -125,6 +128,14 @@ void job_free(struct job *j);
 
 /* Run a job in a worker (scanjob.c). */
 void scanjob_run(struct job *j, ward_scanner *sc, ward_db *db);
+
+/* MAILSCAN (mailjob.c): ward.conf and its user_config, read at start and on SIGHUP
+   (false, with the problems logged, keeps the previous ones). */
+bool mailjob_configure(const char *config_path);
+void mailjob_stop(void);
+void mailjob_run(struct job *j, ward_scanner *sc);
+/* Make j's reply a defer carrying `why` (a request that could not be read). */
+void mailjob_fail(struct job *j, const char *why);
 
 /* ---- the event loop side ------------------------------------------------- */
 
