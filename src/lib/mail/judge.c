@@ -242,7 +242,9 @@ static void collect_names(const struct ward_judge_in *in, const bool *filtered,
         default:
             break;
         }
-        if (want && d->verdict == WARD_VERDICT_NOT_SCANNED)
+        if (want && st == WARD_MAIL_PROTECTED && d->reason == WARD_REASON_ENCRYPTED && d->path)
+            add_name(j->names, sizeof j->names, d->path); /* which archive: its path */
+        else if (want && d->verdict == WARD_VERDICT_NOT_SCANNED)
             add_name(j->names, sizeof j->names, ward_reason_name(d->reason));
         else if (want)
             add_name(j->names, sizeof j->names, d->name ? d->name : "unknown");
