@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "hdiff.h"
+#include "mail/hdiff.h"
 #include "milter.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -30,12 +30,12 @@ static ward_err read_head(int fd, uint64_t size, ward_buf *b, struct ward_hblock
         if (got < 0)
             return ward_diag_set(diag, WARD_ERR_IO, "cannot read the changed message");
         b->len += (size_t)got;
-        ward_err err = ward_hblock_parse(b->data, b->len, hb, diag);
+        ward_err err = ward_hdiff_parse(b->data, b->len, hb, diag);
         if (err)
             return err;
         if (hb->len < b->len || b->len >= size)
             return WARD_OK; /* found the empty line, or the message has no body */
-        ward_hblock_free(hb);
+        ward_hdiff_block_free(hb);
     }
 }
 
@@ -69,7 +69,7 @@ static ward_err apply_headers(SMFICTX *ctx, const struct milter_conn *c, const u
 {
     const uint8_t *ob = c->msg.head.data;
     struct ward_hblock bo;
-    ward_err err = ward_hblock_parse(ob, c->msg.head.len, &bo, diag);
+    ward_err err = ward_hdiff_parse(ob, c->msg.head.len, &bo, diag);
     if (err)
         return err;
     struct ward_hop *ops;
@@ -109,7 +109,7 @@ static ward_err apply_headers(SMFICTX *ctx, const struct milter_conn *c, const u
         free(ovalue);
     }
     free(ops);
-    ward_hblock_free(&bo);
+    ward_hdiff_block_free(&bo);
     return err;
 }
 
@@ -165,7 +165,7 @@ ward_err milter_modify(SMFICTX *ctx, const struct milter_conn *c, int changed_fd
     }
     free(b1);
     free(b2);
-    ward_hblock_free(&bn);
+    ward_hdiff_block_free(&bn);
     ward_buf_free(&head);
     return err;
 }

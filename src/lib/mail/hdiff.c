@@ -1,12 +1,12 @@
 /* hdiff.c - header block differences as milter operations (hdiff.h). */
-#include "hdiff.h"
+#include "mail/hdiff.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-ward_err ward_hblock_parse(const uint8_t *p, size_t len, struct ward_hblock *out,
+ward_err ward_hdiff_parse(const uint8_t *p, size_t len, struct ward_hblock *out,
                            struct ward_diag *diag)
 {
     memset(out, 0, sizeof *out);
@@ -17,7 +17,7 @@ ward_err ward_hblock_parse(const uint8_t *p, size_t len, struct ward_hblock *out
             return WARD_OK;
         }
         if (out->n == WARD_HDIFF_MAX_FIELDS) {
-            ward_hblock_free(out);
+            ward_hdiff_block_free(out);
             return ward_diag_set(diag, WARD_ERR_LIMIT, "more than %u header fields",
                                  WARD_HDIFF_MAX_FIELDS);
         }
@@ -25,7 +25,7 @@ ward_err ward_hblock_parse(const uint8_t *p, size_t len, struct ward_hblock *out
             cap = cap ? 2 * cap : 32;
             struct ward_hfield *f = realloc(out->f, cap * sizeof *f);
             if (!f) {
-                ward_hblock_free(out);
+                ward_hdiff_block_free(out);
                 return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
             }
             out->f = f;
@@ -55,7 +55,7 @@ ward_err ward_hblock_parse(const uint8_t *p, size_t len, struct ward_hblock *out
     return WARD_OK;
 }
 
-void ward_hblock_free(struct ward_hblock *b)
+void ward_hdiff_block_free(struct ward_hblock *b)
 {
     free(b->f);
     memset(b, 0, sizeof *b);
@@ -76,12 +76,21 @@ static size_t name_len(const uint8_t *p, const struct ward_hfield *f)
     return n;
 }
 
+/* Names equal as the MTA compares them (case-insensitive), or byte for byte. */
+static bool name_eq(const uint8_t *a, const struct ward_hfield *fa, const uint8_t *b,
+                    const struct ward_hfield *fb, bool exact)
+{
+    size_t na = name_len(a, fa), nb = name_len(b, fb);
+    if (fa->colon >= fa->end || fb->colon >= fb->end || na != nb)
+        return false;
+    return exact ? memcmp(a + fa->start, b + fb->start, na) == 0
+                 : strncasecmp((const char *)a + fa->start, (const char *)b + fb->start, na) == 0;
+}
+
 static bool same_name(const uint8_t *a, const struct ward_hfield *fa, const uint8_t *b,
                       const struct ward_hfield *fb)
 {
-    size_t na = name_len(a, fa), nb = name_len(b, fb);
-    return fa->colon < fa->end && fb->colon < fb->end && na == nb &&
-           strncasecmp((const char *)a + fa->start, (const char *)b + fb->start, na) == 0;
+    return name_eq(a, fa, b, fb, true);
 }
 
 /* One step of the alignment. */
@@ -143,7 +152,12 @@ static ward_err align(const uint8_t *a, const struct ward_hblock *ba, const uint
     return WARD_OK;
 }
 
-/* Within each run of edits between kept fields, a removal and an addition of one name pair up. */
+/*
+ * Within each run of edits between kept fields, a removal and an addition of
+ * the same name (same bytes: the MTA keeps the original's name) pair up into
+ * a change. Pairs never cross, so the changed fields keep the order the new
+ * block gives them.
+ */
 static void pair_up(const uint8_t *a, const struct ward_hblock *ba, const uint8_t *b,
                     const struct ward_hblock *bb, struct edit *e, size_t n)
 {
@@ -153,17 +167,17 @@ static void pair_up(const uint8_t *a, const struct ward_hblock *ba, const uint8_
             run++;
             continue;
         }
-        size_t end = run;
+        size_t end = run, next = run; /* next: the first INS a pair may still use */
         while (end < n && e[end].step != KEEP)
             end++;
         for (size_t d = run; d < end; d++) {
             if (e[d].step != DEL)
                 continue;
-            for (size_t x = run; x < end; x++)
-                if (e[x].step == INS && !e[x].paired &&
-                    same_name(a, &ba->f[e[d].a], b, &bb->f[e[x].b])) {
+            for (size_t x = next; x < end; x++)
+                if (e[x].step == INS && same_name(a, &ba->f[e[d].a], b, &bb->f[e[x].b])) {
                     e[d].paired = x + 1;
                     e[x].paired = d + 1;
+                    next = x + 1;
                     break;
                 }
         }
@@ -175,7 +189,7 @@ static size_t occurrence(const uint8_t *a, const struct ward_hblock *ba, size_t 
 {
     size_t occ = 1;
     for (size_t x = 0; x < i; x++)
-        if (same_name(a, &ba->f[x], a, &ba->f[i]))
+        if (name_eq(a, &ba->f[x], a, &ba->f[i], false))
             occ++;
     return occ;
 }
@@ -188,6 +202,12 @@ ward_err ward_hdiff(const uint8_t *a, const struct ward_hblock *ba, const uint8_
     size_t n = 0;
     *ops = NULL;
     *n_ops = 0;
+    /* an MTA's fields all have a name; a line without a colon cannot be edited */
+    for (size_t i = 0; i < ba->n + bb->n; i++) {
+        const struct ward_hfield *f = i < ba->n ? &ba->f[i] : &bb->f[i - ba->n];
+        if (f->colon >= f->end)
+            return ward_diag_set(diag, WARD_ERR_PARSE, "a header line without a colon");
+    }
     ward_err err = align(a, ba, b, bb, &e, &n, diag);
     if (err)
         return err;
@@ -219,12 +239,13 @@ ward_err ward_hdiff(const uint8_t *a, const struct ward_hblock *ba, const uint8_
             h->kind = WARD_HOP_DELETE;
         }
     }
-    /* insertions at their place in the final list, which keeps changed fields where they were */
+    /* insertions at their place in the final list, counted in the new block's order
+       (a changed field counts where its new value stands) */
     size_t final = 0;
     for (size_t x = 0; x < n; x++) {
-        if (e[x].step == KEEP || (e[x].step == DEL && e[x].paired)) {
+        if (e[x].step == KEEP || (e[x].step == INS && e[x].paired)) {
             final++;
-        } else if (e[x].step == INS && !e[x].paired) {
+        } else if (e[x].step == INS) {
             o[k++] = (struct ward_hop){.kind = WARD_HOP_INSERT, .new = e[x].b, .pos = final};
             final++;
         }

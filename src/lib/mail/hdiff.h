@@ -6,16 +6,19 @@
  * edits. Fields are compared as raw bytes (name, colon, value, line end);
  * the alignment is a longest common subsequence, after trimming the common
  * start and end (the usual change, fields prepended and a Subject replaced,
- * leaves a tiny middle). A removed field followed by an added field of the
- * same name is one change, so a new Subject stays where the old one was.
+ * leaves a tiny middle). A removed field and an added field of the same
+ * name (same bytes) between the same kept fields are one change, so a new
+ * Subject stays where the old one was. Applying the operations in order to
+ * block a, as Sendmail and Postfix apply milter edits, gives block b field
+ * for field.
  *
  * Contract: both blocks are untrusted bytes and are read within their
  * lengths; a block ends at its first empty line or at its end. Fields
  * beyond WARD_HDIFF_MAX_FIELDS, or a middle beyond WARD_HDIFF_MAX_CELLS,
- * are WARD_ERR_LIMIT.
+ * are WARD_ERR_LIMIT; a field without a colon is WARD_ERR_PARSE.
  */
-#ifndef WARD_MILTER_HDIFF_H
-#define WARD_MILTER_HDIFF_H
+#ifndef WARD_MAIL_HDIFF_H
+#define WARD_MAIL_HDIFF_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,9 +42,9 @@ struct ward_hblock {
     size_t len;
 };
 
-ward_err ward_hblock_parse(const uint8_t *p, size_t len, struct ward_hblock *out,
+ward_err ward_hdiff_parse(const uint8_t *p, size_t len, struct ward_hblock *out,
                            struct ward_diag *diag) WARD_MUST_CHECK;
-void ward_hblock_free(struct ward_hblock *b);
+void ward_hdiff_block_free(struct ward_hblock *b);
 
 enum ward_hop_kind {
     WARD_HOP_CHANGE, /* field `orig` (its `occurrence` of that name) gets new's value */
