@@ -113,6 +113,15 @@ ward_err ward_medit_add_header(ward_medit *e, const char *name, const char *valu
         at = f.start;
     else if ((at = pos) == body && pos < m->len && !err)
         err = ward_buf_puts(&b, eol_of(m, 0));
+    if (at > 0 && m->data[at - 1] != '\n' && !err) { /* after a From line with no break */
+        ward_buf line;
+        ward_buf_init(&line, b.cap);
+        err = ward_buf_puts(&line, eol_of(m, 0));
+        if (!err)
+            err = ward_buf_append(&line, b.data, b.len);
+        ward_buf_free(&b);
+        b = line;
+    }
     if (!err)
         err = add_splice(e, at, at, &b);
     ward_buf_free(&b);

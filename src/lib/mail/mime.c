@@ -305,11 +305,21 @@ static void parse_multipart(struct parser *ps, uint32_t idx)
     char b[sizeof ps->m->parts[0].boundary];
     strcpy(b, ps->m->parts[idx].boundary);
     size_t bl = strlen(b), pos = (size_t)ps->m->parts[idx].body;
-    size_t end = (size_t)ps->m->parts[idx].end, cur = SIZE_MAX, le;
+    size_t body = pos, end = (size_t)ps->m->parts[idx].end, cur = SIZE_MAX, le;
     while (pos < end) {
+        /* only a '-' at a line start can begin a boundary: base64 has none at all,
+           so a large attachment is passed over at memchr speed */
+        const uint8_t *dash = memchr(d + pos, '-', end - pos);
+        if (!dash)
+            break;
+        pos = (size_t)(dash - d);
+        if (pos > body && d[pos - 1] != '\n') {
+            pos++;
+            continue;
+        }
         size_t next = line_at(d, pos, end, &le);
         bool close;
-        if (d[pos] == '-' && boundary_line(d, pos, le, b, bl, &close)) {
+        if (boundary_line(d, pos, le, b, bl, &close)) {
             if (cur != SIZE_MAX) {
                 /* the line break before the boundary belongs to the boundary */
                 size_t ce = pos;

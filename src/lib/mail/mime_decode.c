@@ -62,6 +62,22 @@ ward_err ward_mime_b64_decode(const uint8_t *p, size_t n, ward_buf *out)
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
+        /* four alphabet characters at a quantum boundary: three bytes at once */
+        while (bits == 0 && n - i >= 4 && lim - o >= 3) {
+            uint8_t a = b64_table[p[i]], b = b64_table[p[i + 1]], c = b64_table[p[i + 2]],
+                    d = b64_table[p[i + 3]];
+            if (!a || !b || !c || !d)
+                break;
+            uint32_t v = (uint32_t)(a - 1) << 18 | (uint32_t)(b - 1) << 12 |
+                         (uint32_t)(c - 1) << 6 | (uint32_t)(d - 1);
+            o[0] = (uint8_t)(v >> 16);
+            o[1] = (uint8_t)(v >> 8);
+            o[2] = (uint8_t)v;
+            o += 3;
+            i += 4;
+        }
+        if (i >= n)
+            break;
         uint8_t v = b64_table[p[i]];
         if (!v) {
             if (p[i] == '=') /* padding ends a block; another may follow */

@@ -8,7 +8,7 @@
 #include "util/lazylib.h"
 
 /* libmagic looks at the start of content; more only costs time */
-#define MTYPE_BYTES_MAX (256u << 10)
+#define MTYPE_BYTES_MAX (64u << 10)
 
 static struct {
     __typeof__(&magic_open) open;
