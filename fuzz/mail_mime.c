@@ -20,12 +20,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ORACLE(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "oracle failed: %s (line %d)\n", #cond, __LINE__);             \
-            abort();                                                                       \
-        }                                                                                  \
+#define ORACLE(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "oracle failed: %s (line %d)\n", #cond, __LINE__);                     \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static bool utf8_ok(const char *s)

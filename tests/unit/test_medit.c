@@ -107,8 +107,7 @@ static void test_headers(void)
     const char *msg = make_message();
     start(msg);
     CHECK(ward_medit_remove_header(E, "x-ward-result") == WARD_OK);
-    CHECK(ward_medit_add_header(E, "X-Ward-Result", "infected (Eicar-Test-Signature)") ==
-          WARD_OK);
+    CHECK(ward_medit_add_header(E, "X-Ward-Result", "infected (Eicar-Test-Signature)") == WARD_OK);
     CHECK(ward_medit_add_header(E, "X-Virus-Scanner", "Ward 1.0, database 27000") == WARD_OK);
     CHECK(ward_medit_changed(E));
     out();
@@ -180,7 +179,8 @@ static void test_replace(void)
     CHECK_STR(m2.parts[exe].type, "text");
     CHECK(m2.parts[exe].crlf);
     CHECK(strncmp((const char *)m2.data + m2.parts[exe].body, "Removed evil.exe", 16) == 0);
-    CHECK(m2.parts[exe].end - m2.parts[exe].body == strlen("Removed evil.exe: infected (Eicar)\r\n"));
+    CHECK(m2.parts[exe].end - m2.parts[exe].body ==
+          strlen("Removed evil.exe: infected (Eicar)\r\n"));
     ward_mime_free(&m2);
 
     /* a single-part message keeps its other fields */
@@ -212,12 +212,14 @@ static void test_notes(void)
     CHECK(m2.n_parts == M.n_parts);
     uint32_t t = find_part(&m2, "text", "plain"), h = find_part(&m2, "text", "html");
     /* the note in the part's charset (Latin-1), line breaks CRLF, still QP */
-    CHECK_STR(decoded(&m2, t), "-- head --\r\nGr\xfc\xdf" "e, soft\r\nline two\r\n"
+    CHECK_STR(decoded(&m2, t), "-- head --\r\nGr\xfc\xdf"
+                               "e, soft\r\nline two\r\n"
                                "-- foot \xe9 --");
     CHECK(m2.parts[t].enc == WARD_MIME_QP);
     CHECK_STR(decoded(&m2, h), "<html><body><p>head</p>\r\nHi\r\n<p>foot</p>\r\n</body></html>");
     /* the attachments are untouched: everything from the 8-bit part on */
-    const char *att = strstr(msg, "--B\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-D");
+    const char *att =
+        strstr(msg, "--B\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-D");
     CHECK(att && strstr(OUT, att) != NULL);
     ward_mime_free(&m2);
 

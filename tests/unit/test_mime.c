@@ -65,27 +65,26 @@ static void test_single(void)
     CHECK(M.n_parts == 1 && M.parts[0].body == 2);
 }
 
-static const char *mixed_crlf =
-    "From: a@b\r\n"
-    "Content-Type: multipart/mixed;\r\n"
-    "\tboundary=\"=_outer\"\r\n"
-    "\r\n"
-    "preamble\r\n"
-    "--=_outer\r\n"
-    "Content-Type: text/plain; charset=ISO-8859-1\r\n"
-    "Content-Transfer-Encoding: quoted-printable\r\n"
-    "\r\n"
-    "caf=E9 =3D soft=\r\n"
-    "break  \r\n"
-    "--=_outer\r\n"
-    "Content-Type: application/octet-stream; name=\"x.bin\"\r\n"
-    "Content-Disposition: attachment;\r\n"
-    " filename=\"report.pdf\"\r\n"
-    "Content-Transfer-Encoding: base64\r\n"
-    "\r\n"
-    "aGVs\r\nbG8g\r\nd29y!bGQ=\r\n"
-    "--=_outer--\r\n"
-    "epilogue\r\n";
+static const char *mixed_crlf = "From: a@b\r\n"
+                                "Content-Type: multipart/mixed;\r\n"
+                                "\tboundary=\"=_outer\"\r\n"
+                                "\r\n"
+                                "preamble\r\n"
+                                "--=_outer\r\n"
+                                "Content-Type: text/plain; charset=ISO-8859-1\r\n"
+                                "Content-Transfer-Encoding: quoted-printable\r\n"
+                                "\r\n"
+                                "caf=E9 =3D soft=\r\n"
+                                "break  \r\n"
+                                "--=_outer\r\n"
+                                "Content-Type: application/octet-stream; name=\"x.bin\"\r\n"
+                                "Content-Disposition: attachment;\r\n"
+                                " filename=\"report.pdf\"\r\n"
+                                "Content-Transfer-Encoding: base64\r\n"
+                                "\r\n"
+                                "aGVs\r\nbG8g\r\nd29y!bGQ=\r\n"
+                                "--=_outer--\r\n"
+                                "epilogue\r\n";
 
 static void test_multipart(void)
 {
@@ -196,9 +195,11 @@ static void test_broken(void)
 static void test_names(void)
 {
     parse("Content-Type: application/x; name=\"=?ISO-8859-1?Q?f=E9e.txt?=\"\n\n");
-    CHECK_STR(M.parts[0].filename, "f\xc3\xa9" "e.txt");
+    CHECK_STR(M.parts[0].filename, "f\xc3\xa9"
+                                   "e.txt");
     /* a character split across two words; whitespace between words dropped */
-    parse("Content-Disposition: attachment; filename=\"=?UTF-8?B?4oI=?= =?UTF-8?B?rC5leGU=?=\"\n\n");
+    parse(
+        "Content-Disposition: attachment; filename=\"=?UTF-8?B?4oI=?= =?UTF-8?B?rC5leGU=?=\"\n\n");
     CHECK_STR(M.parts[0].filename, "\xe2\x82\xac.exe");
     CHECK(M.parts[0].attachment);
     /* RFC 2231 continuations with a charset, mixed with plain segments */

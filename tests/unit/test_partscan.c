@@ -18,13 +18,27 @@ static void le32(uint8_t **p, uint32_t v)
     le16(p, v >> 16);
 }
 
+/* The fields a zip's local and central headers share, from "flags" to "extra length". */
+static void zip_common(uint8_t **p, unsigned flags, uint32_t crc, size_t csize, size_t len,
+                       size_t nl)
+{
+    le16(p, flags);
+    le16(p, 0);    /* stored */
+    le16(p, 0);    /* time */
+    le16(p, 0x21); /* date */
+    le32(p, crc);
+    le32(p, (uint32_t)csize);
+    le32(p, (uint32_t)len);
+    le16(p, (unsigned)nl);
+    le16(p, 0);
+}
+
 /*
  * A one-member stored zip. `encrypted` sets the traditional PKWARE
  * encryption flag and puts the 12-byte encryption header before the data,
  * which is all a reader needs to call the member encrypted.
  */
-static size_t make_zip(const char *name, const void *data, size_t len, bool encrypted,
-                       uint8_t *out)
+static size_t make_zip(const char *name, const void *data, size_t len, bool encrypted, uint8_t *out)
 {
     uint8_t *p = out;
     uint32_t crc = (uint32_t)crc32(0, data, (uInt)len);
@@ -32,15 +46,7 @@ static size_t make_zip(const char *name, const void *data, size_t len, bool encr
     unsigned flags = encrypted ? 1 : 0;
     le32(&p, 0x04034b50);
     le16(&p, 20);
-    le16(&p, flags);
-    le16(&p, 0);
-    le16(&p, 0);
-    le16(&p, 0x21);
-    le32(&p, crc);
-    le32(&p, (uint32_t)csize);
-    le32(&p, (uint32_t)len);
-    le16(&p, (unsigned)nl);
-    le16(&p, 0);
+    zip_common(&p, flags, crc, csize, len, nl);
     memcpy(p, name, nl);
     p += nl;
     if (encrypted) {
@@ -53,20 +59,12 @@ static size_t make_zip(const char *name, const void *data, size_t len, bool encr
     le32(&p, 0x02014b50);
     le16(&p, 20);
     le16(&p, 20);
-    le16(&p, flags);
-    le16(&p, 0);
-    le16(&p, 0);
-    le16(&p, 0x21);
-    le32(&p, crc);
-    le32(&p, (uint32_t)csize);
-    le32(&p, (uint32_t)len);
-    le16(&p, (unsigned)nl);
-    le16(&p, 0);
-    le16(&p, 0);
-    le16(&p, 0);
-    le16(&p, 0);
-    le32(&p, 0);
-    le32(&p, 0);
+    zip_common(&p, flags, crc, csize, len, nl);
+    le16(&p, 0); /* comment */
+    le16(&p, 0); /* disk */
+    le16(&p, 0); /* internal attributes */
+    le32(&p, 0); /* external attributes */
+    le32(&p, 0); /* local header offset */
     memcpy(p, name, nl);
     p += nl;
     uint32_t cdsize = (uint32_t)(p - cd);
@@ -138,10 +136,13 @@ int main(void)
     size_t elen = strlen(e);
     (void)test_scan;
     test_dir_make();
-    test_write_str("ward.ndb", "Ward.Test.EICAR:0:0:58354f2150254041505b345c505a58353428505e29"
-                               "37434329377d2445494341522d5354414e444152442d414e54495649525553"
-                               "2d544553542d46494c452124482b482a\n"
-                               "Ward.Test.Anywhere:0:*:77617264616e7973696720\n");
+    /* the signatures: EICAR at offset 0, and a marker anywhere */
+    char sigs[512];
+    size_t k = (size_t)snprintf(sigs, sizeof sigs, "Ward.Test.EICAR:0:0:");
+    for (size_t i = 0; i < elen; i++)
+        k += (size_t)snprintf(sigs + k, sizeof sigs - k, "%02x", (unsigned char)e[i]);
+    snprintf(sigs + k, sizeof sigs - k, "\nWard.Test.Anywhere:0:*:%s\n", "77617264616e7973696720");
+    test_write_str("ward.ndb", sigs);
     ward_db *db = test_load(NULL, &d);
     CHECK(db != NULL);
     if (!db || ward_scanner_new(db, &S))
@@ -169,13 +170,15 @@ int main(void)
     char msg[1 << 16];
     snprintf(msg, sizeof msg,
              "Subject: s\nContent-Type: multipart/mixed; boundary=b\n\n"
-             "--b\nContent-Type: text/plain; name=\"e.txt\"\n\n%s\n--b--\n", e);
+             "--b\nContent-Type: text/plain; name=\"e.txt\"\n\n%s\n--b--\n",
+             e);
     scan(msg, false, 0);
     CHECK(R.n_det == 1 && R.det[0].part == 1);
     if (R.n_det)
         CHECK_STR(R.det[0].path, "e.txt");
     scan("Subject: s\nContent-Type: multipart/mixed; boundary=b\n\n"
-         "--b\nContent-Type: text/plain; name=\"e.txt\"\n\nx wardanysig y\n--b--\n", false, 0);
+         "--b\nContent-Type: text/plain; name=\"e.txt\"\n\nx wardanysig y\n--b--\n",
+         false, 0);
     CHECK(R.n_det == 1 && R.det[0].part == 1);
     /* only the raw message shows it: a signature over the structure */
     scan("Subject: wardanysig here\n\nbody\n", false, 0);
@@ -228,8 +231,7 @@ int main(void)
     /* a part over the size limit: not_scanned(limit) */
     static char big[4096];
     memset(big, 'A', sizeof big - 1);
-    scan(with_attachment("big.bin", "application/octet-stream", big, sizeof big - 1), false,
-         1000);
+    scan(with_attachment("big.bin", "application/octet-stream", big, sizeof big - 1), false, 1000);
     CHECK(R.verdict == WARD_VERDICT_NOT_SCANNED && R.n_det >= 1);
     if (R.n_det)
         CHECK(R.det[0].reason == WARD_REASON_LIMIT);

@@ -188,8 +188,9 @@ ward_err ward_medit_replace_part(ward_medit *e, uint32_t part, const char *notic
     const char *eol = eol_of(m, part);
     ward_buf b;
     ward_buf_init(&b, 1 << 20);
-    ward_err err = ward_buf_printf(&b, "Content-Type: text/plain; charset=utf-8%s"
-                                       "Content-Transfer-Encoding: %s%s",
+    ward_err err = ward_buf_printf(&b,
+                                   "Content-Type: text/plain; charset=utf-8%s"
+                                   "Content-Transfer-Encoding: %s%s",
                                    eol, ascii(notice) ? "7bit" : "8bit", eol);
     bool own_header = part == 0 || m->parts[p->parent].message;
     if (!own_header) {
@@ -207,7 +208,8 @@ ward_err ward_medit_replace_part(ward_medit *e, uint32_t part, const char *notic
     size_t pos = ward_mime_fields_start(m, part), body;
     struct ward_mime_field f;
     while (!err && ward_mime_next_field(m->data, (size_t)p->body, &pos, &f, &body))
-        if (f.name_end - f.start > 8 && !strncasecmp((const char *)m->data + f.start, "content-", 8))
+        if (f.name_end - f.start > 8 &&
+            !strncasecmp((const char *)m->data + f.start, "content-", 8))
             err = add_splice(e, f.start, f.end, NULL);
     if (!err)
         err = ward_buf_puts(&b, eol);
@@ -369,9 +371,8 @@ static ward_err note_part(ward_medit *e, uint32_t i, bool html, const char *hn, 
             err = wrap(&out, text.data, text.len, html, hn, fn, p->charset, eol);
         ward_buf_reset(&text);
         if (!err)
-            err = p->enc == WARD_MIME_QP
-                      ? ward_mime_qp_encode(out.data, out.len, eol, &text)
-                      : ward_mime_b64_encode(out.data, out.len, eol, &text);
+            err = p->enc == WARD_MIME_QP ? ward_mime_qp_encode(out.data, out.len, eol, &text)
+                                         : ward_mime_b64_encode(out.data, out.len, eol, &text);
         /* a body that ended with a line break still does */
         if (!err && p->end > p->body && m->data[p->end - 1] == '\n' &&
             !(text.len && text.data[text.len - 1] == '\n'))

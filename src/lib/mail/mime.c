@@ -224,9 +224,9 @@ static enum ward_mime_enc parse_cte(const char *v)
         const char *name;
         enum ward_mime_enc enc;
     } names[] = {
-        {"7bit", WARD_MIME_7BIT},        {"8bit", WARD_MIME_8BIT},
-        {"binary", WARD_MIME_BINARY},    {"quoted-printable", WARD_MIME_QP},
-        {"base64", WARD_MIME_BASE64},    {"x-uuencode", WARD_MIME_UUENCODE},
+        {"7bit", WARD_MIME_7BIT},         {"8bit", WARD_MIME_8BIT},
+        {"binary", WARD_MIME_BINARY},     {"quoted-printable", WARD_MIME_QP},
+        {"base64", WARD_MIME_BASE64},     {"x-uuencode", WARD_MIME_UUENCODE},
         {"uuencode", WARD_MIME_UUENCODE}, {"x-uue", WARD_MIME_UUENCODE},
         {"uue", WARD_MIME_UUENCODE},
     };

@@ -11,6 +11,7 @@
 #include "util/strutil.h"
 
 /* base64 value + 1; 0: not in the alphabet */
+// clang-format off
 static const uint8_t b64_table[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -29,6 +30,7 @@ static const uint8_t b64_table[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
+// clang-format on
 
 /* Room for up to `want` more bytes (less when the cap is nearer). */
 static ward_err room(ward_buf *out, size_t want, uint8_t **o, uint8_t **lim)
@@ -199,8 +201,7 @@ ward_err ward_mime_uu_decode(const uint8_t *p, size_t n, ward_buf *out)
     return done(out, o, WARD_OK);
 }
 
-ward_err ward_mime_decode(const ward_mime *m, uint32_t part, ward_buf *out,
-                          struct ward_diag *diag)
+ward_err ward_mime_decode(const ward_mime *m, uint32_t part, ward_buf *out, struct ward_diag *diag)
 {
     if (part >= m->n_parts)
         return ward_diag_set(diag, WARD_ERR_NOTFOUND, "message part %u: no such part", part);
@@ -209,10 +210,18 @@ ward_err ward_mime_decode(const ward_mime *m, uint32_t part, ward_buf *out,
     size_t n = (size_t)(pt->end - pt->body);
     ward_err e;
     switch (pt->enc) {
-    case WARD_MIME_BASE64: e = ward_mime_b64_decode(p, n, out); break;
-    case WARD_MIME_QP: e = ward_mime_qp_decode(p, n, out); break;
-    case WARD_MIME_UUENCODE: e = ward_mime_uu_decode(p, n, out); break;
-    default: e = ward_buf_append(out, p, n); break;
+    case WARD_MIME_BASE64:
+        e = ward_mime_b64_decode(p, n, out);
+        break;
+    case WARD_MIME_QP:
+        e = ward_mime_qp_decode(p, n, out);
+        break;
+    case WARD_MIME_UUENCODE:
+        e = ward_mime_uu_decode(p, n, out);
+        break;
+    default:
+        e = ward_buf_append(out, p, n);
+        break;
     }
     if (e == WARD_ERR_LIMIT)
         return ward_diag_set(diag, e, "message part %u: decoded size over the limit", part);

@@ -6,8 +6,7 @@
 
 #include "mail/mime_int.h"
 
-static const char b64_alpha[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Base64 of n bytes into o (4 * ceil(n / 3) chars); returns the count. */
 static size_t b64_chunk(const uint8_t *p, size_t n, char *o)
@@ -98,8 +97,7 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
     return k ? k : max;
 }
 
-ward_err ward_mime_field_encode(const char *name, const char *value, const char *eol,
-                                ward_buf *out)
+ward_err ward_mime_field_encode(const char *name, const char *value, const char *eol, ward_buf *out)
 {
     size_t el = strlen(eol), n = strlen(value);
     ward_err e = ward_buf_printf(out, "%s:", name);

@@ -41,8 +41,7 @@ size_t ward_mime_words(const char *s, size_t n, char *out, size_t cap);
  */
 bool ward_mime_param(const char *value, const char *attr, bool words, char *out, size_t cap);
 /* Convert bytes in `charset` to UTF-8 ("" or unknown: UTF-8, else Latin-1). */
-size_t ward_mime_to_utf8(const char *charset, const uint8_t *in, size_t n, char *out,
-                         size_t cap);
+size_t ward_mime_to_utf8(const char *charset, const uint8_t *in, size_t n, char *out, size_t cap);
 
 /* Transfer decodings of a body range (lenient), appended to out. */
 ward_err ward_mime_b64_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MUST_CHECK;
@@ -55,10 +54,10 @@ ward_err ward_mime_uu_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MUS
  * line); quoted-printable with soft breaks at 76 columns, the input's line
  * breaks becoming `eol`.
  */
-ward_err ward_mime_b64_encode(const uint8_t *p, size_t n, const char *eol, ward_buf *out)
-    WARD_MUST_CHECK;
-ward_err ward_mime_qp_encode(const uint8_t *p, size_t n, const char *eol, ward_buf *out)
-    WARD_MUST_CHECK;
+ward_err ward_mime_b64_encode(const uint8_t *p, size_t n, const char *eol,
+                              ward_buf *out) WARD_MUST_CHECK;
+ward_err ward_mime_qp_encode(const uint8_t *p, size_t n, const char *eol,
+                             ward_buf *out) WARD_MUST_CHECK;
 /*
  * A header field "Name: value" + eol: a value that is not plain ASCII as
  * RFC 2047 UTF-8 encoded words, folded before 78 columns; line breaks in

@@ -83,8 +83,7 @@ static bool is_utf8_name(const char *cs)
            !strcasecmp(cs, "us-ascii") || !strcasecmp(cs, "ascii");
 }
 
-size_t ward_mime_to_utf8(const char *charset, const uint8_t *in, size_t n, char *out,
-                         size_t cap)
+size_t ward_mime_to_utf8(const char *charset, const uint8_t *in, size_t n, char *out, size_t cap)
 {
     if (!cap)
         return 0;

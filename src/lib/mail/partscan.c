@@ -25,7 +25,7 @@ struct pscan {
     struct ward_mail_scan *out;
     const struct ward_mail_scan_opts *o;
     uint32_t part;
-    const char *prefix; /* names of the enclosing attached messages, "a.eml/" */
+    const char *prefix;               /* names of the enclosing attached messages, "a.eml/" */
     struct ward_mail_part_result *pr; /* NULL for the raw message and gaps */
     bool nomem;
     size_t det_alloc;
@@ -124,8 +124,7 @@ static void on_object(void *ctx, const struct ward_object_seen *obj)
 }
 
 /* A path component from a declared name: no '/', no control characters. */
-static void component(const char *given, uint32_t part, const char *suffix, char *out,
-                      size_t cap)
+static void component(const char *given, uint32_t part, const char *suffix, char *out, size_t cap)
 {
     if (!given[0]) {
         snprintf(out, cap, "part-%u%s", part, suffix);
@@ -183,8 +182,8 @@ static bool limits_left(const struct ward_scan_limits *all, const struct budget 
     return true;
 }
 
-static ward_err scan_bytes(ward_scanner *s, struct pscan *ps, struct budget *b,
-                           const uint8_t *p, size_t n, const char *name, bool whole)
+static ward_err scan_bytes(ward_scanner *s, struct pscan *ps, struct budget *b, const uint8_t *p,
+                           size_t n, const char *name, bool whole)
 {
     struct ward_scan_opts so = ps->o->scan;
     so.on_finding = on_finding;
@@ -194,8 +193,7 @@ static ward_err scan_bytes(ward_scanner *s, struct pscan *ps, struct budget *b,
     if (!limits_left(&ps->o->scan.limits, b, &so.limits)) {
         char path[2048];
         snprintf(path, sizeof path, "%s%s", ps->prefix, name);
-        add_detection(ps, WARD_VERDICT_NOT_SCANNED, WARD_REASON_LIMIT, "message scan limit",
-                      path);
+        add_detection(ps, WARD_VERDICT_NOT_SCANNED, WARD_REASON_LIMIT, "message scan limit", path);
         return ps->nomem ? WARD_ERR_NOMEM : WARD_OK;
     }
     struct ward_scan_result res;
@@ -218,13 +216,10 @@ static ward_err scan_part(ward_scanner *s, const ward_mime *m, uint32_t i, struc
     if (p->filename[0] && !push_str(&ps->pr->names, &ps->pr->n_names, p->filename))
         return WARD_ERR_NOMEM;
     if (p->cut) /* the engine's own mail walk takes it from here */
-        return scan_bytes(s, ps, b, m->data + p->start, (size_t)(p->end - p->start), name,
-                          false);
-    bool raw = p->enc != WARD_MIME_BASE64 && p->enc != WARD_MIME_QP &&
-               p->enc != WARD_MIME_UUENCODE;
+        return scan_bytes(s, ps, b, m->data + p->start, (size_t)(p->end - p->start), name, false);
+    bool raw = p->enc != WARD_MIME_BASE64 && p->enc != WARD_MIME_QP && p->enc != WARD_MIME_UUENCODE;
     if (raw)
-        return scan_bytes(s, ps, b, m->data + p->body, (size_t)(p->end - p->body), name,
-                          false);
+        return scan_bytes(s, ps, b, m->data + p->body, (size_t)(p->end - p->body), name, false);
     ward_buf_reset(dec);
     struct ward_diag d;
     ward_err e = ward_mime_decode(m, i, dec, &d);
@@ -274,7 +269,8 @@ static void drop_repeats(struct ward_mail_scan *r, size_t n_raw)
     for (size_t i = 0; i < r->n_det; i++) {
         bool repeat = false;
         for (size_t j = n_raw; i < n_raw && j < r->n_det && !repeat; j++)
-            repeat = r->det[j].verdict == r->det[i].verdict && !strcmp(r->det[j].name, r->det[i].name);
+            repeat =
+                r->det[j].verdict == r->det[i].verdict && !strcmp(r->det[j].name, r->det[i].name);
         if (repeat) {
             free(r->det[i].name);
             free(r->det[i].path);
