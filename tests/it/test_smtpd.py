@@ -1,0 +1,462 @@
+"""ward-smtpd between real Postfix instances from Debian.
+
+Each test starts wardd, ward-smtpd and private Postfix instances on
+127.0.0.1 in its temporary directory: Postfix's after-queue content filter
+(content_filter= with reinjection on a second smtpd), its before-queue proxy
+(smtpd_proxy_filter), and a chain of two Postfix instances with ward-smtpd
+between them for the durability tests. Mail is sent with smtplib or raw
+sockets and read back from the Maildir that Postfix's virtual(8) writes.
+"""
+import os
+import pathlib
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import BUILD, eicar
+from postfix_peer import Postfix, available, free_port
+
+SMTPD = BUILD / "src" / "smtpd" / "ward-smtpd"
+
+pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+
+
+class WardSmtpd:
+    def __init__(self, tmp, port, wardd_sock=None, next_port=None, extra=""):
+        self.tmp = pathlib.Path(tmp)
+        self.tmp.mkdir(exist_ok=True)
+        self.port = port
+        self.log = self.tmp / "smtpd.log"
+        self.conf = self.tmp / "smtpd.conf"
+        scan = f"wardd_socket = {wardd_sock}\n" if wardd_sock else "scan = no\n"
+        nxt = f"server_port = {next_port}\n" if next_port else ""
+        self.conf.write_text(
+            f"[smtp]\nlisten_port = {port}\n{nxt}{scan}hostname = filter.example.net\n"
+            f"pid_file = {self.tmp}/smtpd.pid\nlog_file = {self.log}\nlog_level = info\n"
+            f"scan_timeout = 20s\n{extra}")
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([str(SMTPD), "--foreground", "--config", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ward-smtpd exited: " + self.proc.stderr.read().decode())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("ward-smtpd did not listen")
+
+    def logtext(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+AFTER_QUEUE_MASTER = """\
+scan unix - - n - 10 smtp
+  -o smtp_send_xforward_command=yes
+  -o disable_mime_output_conversion=yes
+127.0.0.1:{reinject} inet n - n - 10 smtpd
+  -o content_filter=
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+"""
+
+BEFORE_QUEUE_MAIN = """\
+smtpd_proxy_filter = 127.0.0.1:{filter}
+smtpd_proxy_options = speed_adjust
+"""
+
+BEFORE_QUEUE_MASTER = """\
+127.0.0.1:{reinject} inet n - n - - smtpd
+  -o smtpd_proxy_filter=
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+  -o receive_override_options=no_unknown_recipient_checks
+"""
+
+
+@pytest.fixture
+def chain(tmp_path, request):
+    """Factory: chain(mode, policy="") -> (postfix, smtpd, wardd) with mode
+    "after" (content_filter), "before" (smtpd_proxy_filter)."""
+    if not SMTPD.exists():
+        pytest.fail(f"ward-smtpd is not built at {SMTPD}")
+    started = []
+
+    def _start(mode="after", policy="", scan=True, smtpd_extra=""):
+        w = request.getfixturevalue("wardd")(extra=policy) if scan else None
+        fport, reinject = free_port(), free_port()
+        s = WardSmtpd(tmp_path / "smtpd", fport, w.sock if w else None, reinject, smtpd_extra)
+        started.append(s)
+        pd = tmp_path / "postfix"
+        pd.mkdir()
+        if mode == "after":
+            p = Postfix(pd, "smtpd-after",
+                        main_extra=f"content_filter = scan:[127.0.0.1]:{fport}\n",
+                        master_extra=AFTER_QUEUE_MASTER.format(reinject=reinject))
+        else:
+            p = Postfix(pd, "smtpd-before", main_extra=BEFORE_QUEUE_MAIN.format(filter=fport),
+                        master_extra=BEFORE_QUEUE_MASTER.format(reinject=reinject))
+        started.append(p)
+        return p, s, w
+
+    yield _start
+    for x in reversed(started):
+        x.stop()
+
+
+def message(subject="Hello", body=b"Plain text body.\r\n", extra=b"", sender=b"alice@example.org",
+            mid=None):
+    mid = mid or str(time.monotonic_ns()).encode() + b"@example.org"
+    return (b"From: Alice <" + sender + b">\r\n"
+            b"To: Bob <bob@example.com>\r\n"
+            b"Subject: " + subject.encode() + b"\r\n"
+            b"Date: Thu, 26 Nov 2026 01:00:00 +0000\r\n"
+            b"Message-ID: <" + mid + b">\r\n" + extra + b"\r\n" + body)
+
+
+def send(port, msg, rcpts=("bob@example.com",), sender="alice@example.org", mail_options=(),
+         rcpt_options=()):
+    """Send one message; returns (code, text) of the end of DATA."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+        s.ehlo("client.example.org")
+        s.mail(sender, list(mail_options))
+        for r in rcpts:
+            code, text = s.rcpt(r, list(rcpt_options))
+            assert code == 250, (code, text)
+        try:
+            code, text = s.data(msg)
+        except smtplib.SMTPDataError as e:
+            code, text = e.smtp_code, e.smtp_error
+        return code, text.decode(errors="replace")
+
+
+def strip_trace(delivered: bytes) -> bytes:
+    """The message without every trace field Postfix put on top (one set per
+    pass through a Postfix smtpd), in CRLF form as it was sent."""
+    lines = delivered.split(b"\n")
+    own = (b"return-path:", b"x-original-to:", b"delivered-to:", b"received:")
+    i = 0
+    while i < len(lines) and lines[i].lower().startswith(own):
+        i += 1
+        while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
+            i += 1
+    return b"\r\n".join(lines[i:])
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# A message that exercises byte transparency: 8-bit text, a long line, lines
+# starting with dots (stuffing both ways), trailing spaces, a folded header.
+TRICKY_BODY = ("Grüße aus Köln, ça va? \u65e5\u672c\u8a9e\r\n".encode()
+               + b".a line that starts with a dot\r\n..two dots\r\n.\t\r\n"
+               + b"trailing spaces   \r\n" + b"x" * 990 + b"\r\n" + b"\r\n" + b"end\r\n")
+TRICKY_EXTRA = b"X-Folded: first part\r\n\tsecond part\r\nMIME-Version: 1.0\r\n" \
+               b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+
+
+@pytest.mark.parametrize("mode", ["after", "before"])
+def test_clean_mail_arrives_byte_identical(chain, mode):
+    p, s, _ = chain(mode)
+    msg = message(body=TRICKY_BODY, extra=TRICKY_EXTRA)
+    code, text = send(p.port, msg, mail_options=["BODY=8BITMIME"])
+    assert code == 250, text
+    got = p.wait_delivered(1)
+    assert strip_trace(got[0]) == msg, s.logtext()
+    assert "accept clean" in s.logtext()
+
+
+def test_after_queue_infected_is_rejected_and_bounced(chain):
+    p, s, _ = chain("after")
+    body = (b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+            b"Content-Type: application/octet-stream; name=x.com\r\n\r\n" + eicar()
+            + b"\r\n--b--\r\n")
+    extra = b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+    code, text = send(p.port, message(subject="infected", body=body, extra=extra),
+                      sender="alice@example.com")
+    assert code == 250, text  # Postfix queued it; the filter decides later
+    # the policy says reject: Postfix bounces it to the (local) sender
+    got = p.wait_delivered(1)
+    assert len(got) == 1
+    assert b"Undelivered Mail Returned to Sender" in got[0]
+    assert b"virus found" in got[0] or b"5.7.1" in got[0], got[0][:2000]
+    assert re.search(r"status=bounced.*5\.7\.1", p.maillog()), p.maillog()[-3000:]
+    assert "reject infected" in s.logtext()
+
+
+def test_before_queue_infected_is_refused_at_the_client(chain):
+    p, s, _ = chain("before")
+    code, text = send(p.port, message(subject="infected", body=eicar() + b"\r\n"))
+    assert code == 550 and "5.7.1" in text, (code, text, s.logtext())
+    # a clean message right after it still goes through on the same setup
+    code, text = send(p.port, message())
+    assert code == 250, text
+    assert len(p.wait_delivered(1)) == 1
+    time.sleep(1)
+    assert len(p.delivered()) == 1
+
+
+def test_discard_policy(chain):
+    p, s, _ = chain("before", policy="[smtp]\naction_av_infected = discard\n")
+    code, text = send(p.port, message(body=eicar() + b"\r\n"))
+    assert code == 250, text
+    time.sleep(1.5)
+    assert p.delivered() == []
+    assert "discard infected" in s.logtext()
+
+
+def test_smtputf8_and_dsn_pass_through(chain):
+    p, s, _ = chain("after")
+    msg = message(subject="=?utf-8?q?Gr=C3=BC=C3=9Fe?=", body="Grüße\r\n".encode(),
+                  sender="jörg@example.com".encode(), extra=TRICKY_EXTRA)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=60) as c:
+        c.ehlo("client.example.org")
+        assert c.has_extn("smtputf8") and c.has_extn("dsn")
+        c.mail("jörg@example.com", ["SMTPUTF8", "BODY=8BITMIME", "RET=HDRS", "ENVID=test+2Did"])
+        code, text = c.rcpt("bob@example.com", ["NOTIFY=SUCCESS", "ORCPT=rfc822;bob@example.com"])
+        assert code == 250, text
+        code, text = c.rcpt("zoë@example.com", ["NOTIFY=NEVER"])
+        assert code == 250, text
+        code, text = c.data(msg)
+        assert code == 250, text
+    # two deliveries and one success notice for bob. The notice says
+    # "delivered" (by the second Postfix: the DSN request went through
+    # ward-smtpd) and not "relayed" (what the first Postfix says for a next
+    # hop without DSN).
+    got = p.wait_delivered(3)
+    time.sleep(1)
+    got = p.delivered()
+    dsns = [g for g in got if b"delivery-status" in g]
+    mails = [g for g in got if g not in dsns]
+    assert len(dsns) == 1, [g[:300] for g in got]
+    assert b"Action: delivered" in dsns[0] and b"test-id" in dsns[0], dsns[0].decode(errors="replace")
+    assert len(mails) == 2
+    for m in mails:
+        assert strip_trace(m) == msg
+    assert any(b"Delivered-To: zo\xc3\xab@example.com" in m for m in mails)
+
+
+def test_disconnect_inside_data_delivers_nothing(chain):
+    p, s, _ = chain("after", scan=False)
+    port = s.port
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = c.makefile("rb")
+    assert f.readline().startswith(b"220")
+    c.sendall(b"EHLO x\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    c.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
+    assert f.readline().startswith(b"250")
+    assert f.readline().startswith(b"250")
+    assert f.readline().startswith(b"354")
+    c.sendall(b"Subject: half\r\n\r\nhalf a message\r\n")
+    f.close()  # a makefile() reference would keep the socket open
+    c.close()
+    time.sleep(1.5)
+    assert p.delivered() == []
+    assert "inside DATA" in s.logtext()
+
+
+def session(port, data: bytes, timeout=10) -> bytes:
+    """Send raw bytes in one write, read until the server closes."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    c.sendall(data)
+    out = b""
+    try:
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            out += b
+    except socket.timeout:
+        pass
+    c.close()
+    return out
+
+
+def test_bad_input(chain):
+    p, s, _ = chain("after", scan=False, smtpd_extra="client_timeout = 5\n")
+    port = s.port
+    # garbage, control bytes, an oversize line, unknown and out-of-order commands
+    out = session(port, b"\x00\xff\xfegarbage\r\nEHLO x\r\nMAIL FROM:<a@example.org\r\n"
+                  b"RCPT TO:<b@example.com>\r\n" + b"A" * 100000 + b"\r\nNOOP\r\n"
+                  b"DATA\r\nBDAT 10\r\nAUTH PLAIN x\r\nQUIT\r\n")
+    codes = [l[:3] for l in out.split(b"\r\n") if l[:3].isdigit() and l[3:4] == b" "]
+    assert codes == [b"220", b"500", b"250", b"501", b"503", b"500", b"250", b"503", b"502",
+                     b"502", b"221"], out
+    # too many errors end the session
+    out = session(port, b"EHLO x\r\n" + b"BOGUS\r\n" * 20)
+    assert b"421 4.7.0" in out
+    # pipelining abuse: everything in one write, a smuggling attempt with
+    # bare LF (the "\n.\n" must not end the message), then a second
+    # transaction and QUIT
+    smuggle = (b"EHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n"
+               b"Subject: one\r\n\r\nbody\n.\nMAIL FROM:<evil@example.org>\r\n"
+               b"RCPT TO:<bob@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n"
+               b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n"
+               b"Subject: two\r\n\r\nsecond\r\n.\r\nQUIT\r\n")
+    out = session(port, smuggle)
+    assert out.count(b"250 2.0.0 Ok") >= 2 and out.endswith(b"221 2.0.0 Bye\r\n"), out
+    got = p.wait_delivered(2)
+    time.sleep(1.5)
+    got = p.delivered()
+    assert len(got) == 2, got
+    subjects = sorted(re.search(rb"Subject: (\w+)", g).group(1) for g in got)
+    assert subjects == [b"one", b"two"]
+    one = [g for g in got if b"Subject: one" in g][0]
+    # the would-be second message stayed inside the first, dot-stuffed back
+    assert b"\n.\nMAIL FROM:<evil@example.org>\n" in one
+    # the daemon is still serving
+    code, text = send(s.port, message())
+    assert code == 250
+
+
+def test_refused_client_gets_5xx_at_connect(chain):
+    p, s, _ = chain("after", scan=False, smtpd_extra="allowed_clients = 10.0.0.0/8 ::1/128\n")
+    out = session(s.port, b"")
+    assert out.startswith(b"554 5.7.1"), out
+    assert "not in allowed_clients" in s.logtext()
+
+
+def test_connection_limits(chain):
+    p, s, _ = chain("after", scan=False, smtpd_extra="max_per_client = 2\n")
+    a = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    b = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    assert a.recv(100).startswith(b"220") and b.recv(100).startswith(b"220")
+    out = session(s.port, b"")
+    assert out.startswith(b"421 4.7.0"), out
+    a.close()
+    b.close()
+
+
+def test_wardd_down_defers_then_delivers_once(chain):
+    p, s, w = chain("after")
+    w.stop()
+    code, text = send(p.port, message(subject="waiting"))
+    assert code == 250, text
+    wait_for(lambda: "scan failed, deferred" in s.logtext(), 20, "a deferral")
+    assert p.delivered() == []
+    assert re.search(r"status=deferred.*4\.3\.0", p.maillog()), p.maillog()[-2000:]
+    w.__init__(w.tmp, w.conf.read_text().split("database_dir = ")[1].split("\n")[0])
+    p.flush()
+    got = p.wait_delivered(1, timeout=60)
+    time.sleep(2)
+    assert len(p.delivered()) == 1
+    assert b"Subject: waiting" in got[0]
+
+
+# ---- durability: Postfix -> ward-smtpd -> Postfix, 2,000 messages ------------
+
+N_MSGS = int(os.environ.get("WARD_SMTPD_DURABILITY_MSGS", "2000"))
+N_SESSIONS = 50
+
+
+def send_many(port, n, sessions, errors):
+    """n messages over `sessions` concurrent SMTP sessions, unique Message-IDs."""
+    def worker(k):
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=120) as c:
+                for i in range(k, n, sessions):
+                    mid = f"dur-{i}@example.org".encode()
+                    code, text = c.sendmail("alice@example.org", ["bob@example.com"],
+                                            message(subject=f"n{i}", mid=mid)) or (250, b"")
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(sessions)]
+    for t in ts:
+        t.start()
+    return ts
+
+
+def message_ids(postfix):
+    ids = []
+    for m in postfix.delivered():
+        found = re.search(rb"Message-ID: <(dur-\d+)@example.org>", m)
+        if found:
+            ids.append(found.group(1).decode())
+    return ids
+
+
+@pytest.mark.parametrize("fault", ["none", "wardd", "nexthop"])
+def test_durability_exactly_once(tmp_path, wardd, fault):
+    if not SMTPD.exists():
+        pytest.fail(f"ward-smtpd is not built at {SMTPD}")
+    w = wardd()
+    fport = free_port()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    b = Postfix(tmp_path / "b", "smtpd-dur-b",
+                main_extra="smtpd_authorized_xforward_hosts = 127.0.0.0/8\n"
+                "default_process_limit = 200\n")
+    s = WardSmtpd(tmp_path / "smtpd", fport, w.sock, b.port)
+    a = Postfix(tmp_path / "a", "smtpd-dur-a", main_extra=(
+        "virtual_mailbox_domains =\nrelay_domains = example.com\n"
+        f"relayhost = [127.0.0.1]:{fport}\nsmtp_send_xforward_command = yes\n"
+        "default_process_limit = 200\ndefault_destination_concurrency_limit = 50\n"
+        "smtp_destination_concurrency_limit = 50\ninitial_destination_concurrency = 50\n"
+        "in_flow_delay = 0\n"))
+    try:
+        errors = []
+        ts = send_many(a.port, N_MSGS, N_SESSIONS, errors)
+        if fault != "none":
+            wait_for(lambda: len(b.delivered()) >= N_MSGS // 2, 300, "half the messages")
+            if fault == "wardd":
+                w.proc.send_signal(signal.SIGKILL)
+                w.proc.wait(timeout=10)
+                time.sleep(3)
+                w.__init__(w.tmp, w.conf.read_text().split("database_dir = ")[1].split("\n")[0])
+            else:
+                b.stop()
+                time.sleep(3)
+                subprocess.run(["/usr/sbin/postfix", "-c", str(b.confdir), "start"],
+                               check=True, capture_output=True, timeout=60)
+        for t in ts:
+            t.join(timeout=600)
+        assert not errors, errors[:5]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(message_ids(b)) < N_MSGS:
+            a.flush()
+            time.sleep(2)
+        time.sleep(3)
+        ids = message_ids(b)
+        dupes = {i for i in ids if ids.count(i) > 1}
+        assert not dupes, sorted(dupes)[:10]
+        assert len(set(ids)) == N_MSGS, (len(set(ids)), a.queue()[:3], s.logtext()[-3000:])
+        if fault == "wardd":
+            assert "scan failed, deferred" in s.logtext()
+        if fault == "nexthop":
+            assert "next hop" in s.logtext()
+    finally:
+        a.stop()
+        s.stop()
+        b.stop()
