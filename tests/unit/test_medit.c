@@ -183,6 +183,13 @@ static void test_replace(void)
           strlen("Removed evil.exe: infected (Eicar)\r\n"));
     ward_mime_free(&m2);
 
+    /* an empty part between two boundary lines: the notice ends its own line */
+    start("Content-Type: multipart/mixed; boundary=b\n\n--b\n--b--\n");
+    CHECK(M.n_parts == 2);
+    CHECK(ward_medit_replace_part(E, 1, "removed") == WARD_OK);
+    CHECK_STR(out(), "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; "
+                     "charset=utf-8\nContent-Transfer-Encoding: 7bit\n\nremoved\n--b--\n");
+
     /* a single-part message keeps its other fields */
     start("Subject: s\nContent-Type: application/zip\nX-Other: 1\n"
           "Content-Transfer-Encoding: base64\n\nUEsDBA==\n");

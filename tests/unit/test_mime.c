@@ -157,6 +157,33 @@ static void test_broken(void)
     CHECK_STR(body(1), "--xy");
     CHECK_STR(body(2), "b");
 
+    /* text after a boundary (after a blank) is ignored, as readers do */
+    parse("Content-Type: multipart/mixed; boundary=x\n\n--x ignored text\n\none\n"
+          "--x-- and the end\nepilogue\n");
+    CHECK(M.n_parts == 2);
+    CHECK_STR(body(1), "one");
+
+    /* a boundary far longer than RFC 2046's 70 characters still cuts the body */
+    char lb[600], msg[4096];
+    memset(lb, 'q', sizeof lb - 1);
+    lb[sizeof lb - 1] = 0;
+    snprintf(msg, sizeof msg,
+             "Content-Type: multipart/mixed; boundary=\"%s\"\n\n--%s\n\nA\n--%s\n\nB\n--%s--\n", lb,
+             lb, lb, lb);
+    parse(msg);
+    CHECK(M.n_parts == 3 && M.parts[0].multipart);
+    CHECK_STR(body(2), "B");
+
+    /* a multipart with no boundary line at all is a leaf: its body gets scanned */
+    parse("Content-Type: multipart/mixed; boundary=outer\n\n--outer\n"
+          "Content-Type: multipart/alternative; boundary=inner\n\nAAA\n--outer--\n");
+    CHECK(M.n_parts == 2 && ward_mime_is_leaf(&M.parts[1]));
+    CHECK_STR(body(1), "AAA");
+
+    /* an 8-bit byte in a field name: still a field */
+    parse("Subject: s\nX-Na\xefme: v\nContent-Type: text/html\n\nb");
+    CHECK_STR(M.parts[0].subtype, "html");
+
     /* multipart without boundary, and with a base64 encoding: leaves */
     parse("Content-Type: multipart/mixed\n\n--x\n\nbody\n");
     CHECK(M.n_parts == 1 && !M.parts[0].multipart);

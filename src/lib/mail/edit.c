@@ -97,6 +97,12 @@ static const char *eol_of(const ward_mime *m, uint32_t part)
     return m->parts[part].crlf ? "\r\n" : "\n";
 }
 
+/* Text put right before `off` must end its line itself: an empty part sits at a boundary. */
+static bool needs_break(const ward_mime *m, uint64_t off)
+{
+    return off < m->len && m->data[off] != '\n' && m->data[off] != '\r';
+}
+
 /* ---- header fields ---------------------------------------------------------- */
 
 ward_err ward_medit_add_header(ward_medit *e, const char *name, const char *value)
@@ -199,6 +205,8 @@ ward_err ward_medit_replace_part(ward_medit *e, uint32_t part, const char *notic
             err = ward_buf_puts(&b, eol);
         if (!err)
             err = put_text(&b, notice, eol);
+        if (!err && needs_break(m, p->end))
+            err = ward_buf_puts(&b, eol);
         if (!err)
             err = add_splice(e, p->start, p->end, &b);
         ward_buf_free(&b);
@@ -362,6 +370,8 @@ static ward_err note_part(ward_medit *e, uint32_t i, bool html, const char *hn, 
         if (!err && fn)
             err = foot_note(&out, fn, foot > 0 && t[foot - 1] == '\n', foot == head, html,
                             p->charset, eol);
+        if (!err && fn && foot == n && needs_break(m, p->end))
+            err = ward_buf_puts(&out, eol);
         if (!err && fn)
             err = add_splice(e, p->body + foot, p->body + foot, &out);
     } else {
@@ -376,6 +386,8 @@ static ward_err note_part(ward_medit *e, uint32_t i, bool html, const char *hn, 
         /* a body that ended with a line break still does */
         if (!err && p->end > p->body && m->data[p->end - 1] == '\n' &&
             !(text.len && text.data[text.len - 1] == '\n'))
+            err = ward_buf_puts(&text, eol);
+        if (!err && needs_break(m, p->end))
             err = ward_buf_puts(&text, eol);
         if (!err)
             err = add_splice(e, p->body, p->end, &text);

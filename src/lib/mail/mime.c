@@ -18,13 +18,14 @@
 
 #define VALUE_MAX 8192 /* unfolded Content-* value kept for parsing */
 #define DEPTH_HARD_MAX 1000u
+#define BOUNDARY_MAX VALUE_MAX /* RFC 2046 says 70; longer ones are seen, and readers take them */
 
 struct parser {
     ward_mime *m;
     struct ward_mime_limits lim;
     uint32_t alloc;
     bool nomem;
-    char ctype[VALUE_MAX], cdisp[VALUE_MAX];
+    char ctype[VALUE_MAX], cdisp[VALUE_MAX], bnd[BOUNDARY_MAX];
 };
 
 /* ---- lines and fields ------------------------------------------------------ */
@@ -66,7 +67,8 @@ bool ward_mime_next_field(const uint8_t *d, size_t end, size_t *pos, struct ward
             continue;
         }
         size_t i = p;
-        while (i < le && d[i] > 32 && d[i] < 127 && d[i] != ':')
+        /* 8-bit bytes in a name are invalid but seen: readers still take the field */
+        while (i < le && d[i] > 32 && d[i] != 127 && d[i] != ':')
             i++;
         size_t name_end = i;
         while (i < le && is_wsp(d[i]))
@@ -173,7 +175,8 @@ static const char *skip_ws(const char *s)
     return s;
 }
 
-static void parse_ctype(struct ward_mime_part *p, const char *v, bool digest_child)
+/* bnd (BOUNDARY_MAX) receives the whole boundary; the part keeps what fits. */
+static void parse_ctype(struct ward_mime_part *p, const char *v, bool digest_child, char *bnd)
 {
     const char *s = skip_ws(v);
     size_t t = token(s);
@@ -196,13 +199,13 @@ static void parse_ctype(struct ward_mime_part *p, const char *v, bool digest_chi
     char cs[sizeof p->charset];
     if (ward_mime_param(v, "charset", false, cs, sizeof cs))
         copy_lower(p->charset, sizeof p->charset, cs, strlen(cs));
-    if (!strcmp(p->type, "multipart")) {
-        char b[256];
-        if (ward_mime_param(v, "boundary", false, b, sizeof b) && b[0] &&
-            strlen(b) < sizeof p->boundary) {
-            strcpy(p->boundary, b);
-            p->multipart = true;
-        }
+    bnd[0] = 0;
+    if (!strcmp(p->type, "multipart") && ward_mime_param(v, "boundary", false, bnd, BOUNDARY_MAX) &&
+        bnd[0] && strlen(bnd) < BOUNDARY_MAX - 1) {
+        size_t n = strlen(bnd) < sizeof p->boundary ? strlen(bnd) : sizeof p->boundary - 1;
+        memcpy(p->boundary, bnd, n);
+        p->boundary[n] = 0;
+        p->multipart = true;
     }
     if (!p->filename[0])
         ward_mime_param(v, "name", true, p->filename, sizeof p->filename);
@@ -272,7 +275,11 @@ static uint32_t add_part(struct parser *ps, uint32_t parent, uint32_t depth, siz
 
 static void parse_entity(struct parser *ps, uint32_t idx);
 
-/* A boundary line "--B" or "--B--" with only whitespace after it. */
+/*
+ * A boundary line: "--B", then "--" (the close), or the line's end, or
+ * whitespace; what follows is ignored, as readers do (RFC 2046 asks only that
+ * the boundary appear whole at a line start). "--B2" is not a line of "B".
+ */
 static bool boundary_line(const uint8_t *d, size_t p, size_t le, const char *b, size_t bl,
                           bool *close)
 {
@@ -280,11 +287,7 @@ static bool boundary_line(const uint8_t *d, size_t p, size_t le, const char *b, 
         return false;
     size_t r = p + 2 + bl;
     *close = le - r >= 2 && d[r] == '-' && d[r + 1] == '-';
-    if (*close)
-        r += 2;
-    while (r < le && is_wsp(d[r]))
-        r++;
-    return r == le;
+    return *close || r == le || is_wsp(d[r]);
 }
 
 static bool add_child(struct parser *ps, uint32_t parent, size_t start, size_t end)
@@ -298,12 +301,10 @@ static bool add_child(struct parser *ps, uint32_t parent, size_t start, size_t e
     return !ps->nomem;
 }
 
-static void parse_multipart(struct parser *ps, uint32_t idx)
+/* Cut the body at boundary b (the caller's copy: children reuse the parser's buffers). */
+static void parse_multipart(struct parser *ps, uint32_t idx, const char *b)
 {
     const uint8_t *d = ps->m->data;
-    /* copied: the parts array moves as children are added */
-    char b[sizeof ps->m->parts[0].boundary];
-    strcpy(b, ps->m->parts[idx].boundary);
     size_t bl = strlen(b), pos = (size_t)ps->m->parts[idx].body;
     size_t body = pos, end = (size_t)ps->m->parts[idx].end, cur = SIZE_MAX, le;
     while (pos < end) {
@@ -380,7 +381,7 @@ static void parse_entity(struct parser *ps, uint32_t idx)
                         !strcmp(m->parts[p->parent].subtype, "digest");
     if (have_cd)
         parse_cdisp(p, ps->cdisp);
-    parse_ctype(p, ps->ctype, digest_child);
+    parse_ctype(p, ps->ctype, digest_child, ps->bnd);
     p->enc = parse_cte(cte);
 
     /* Structure inside an encoded body is not ours to find (RFC 2045 forbids
@@ -399,7 +400,17 @@ static void parse_entity(struct parser *ps, uint32_t idx)
         return;
     }
     if (p->multipart) {
-        parse_multipart(ps, idx);
+        char *b = strdup(ps->bnd);
+        if (!b) {
+            ps->nomem = true;
+            return;
+        }
+        uint32_t before = m->n_parts;
+        parse_multipart(ps, idx, b);
+        free(b);
+        /* no boundary line at all: the body is all there is, scanned as a leaf */
+        if (m->n_parts == before && !m->parts[idx].cut)
+            m->parts[idx].multipart = false;
     } else {
         size_t b = (size_t)p->body;
         (void)add_child(ps, idx, b, end);

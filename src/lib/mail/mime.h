@@ -21,7 +21,8 @@
  * `truncated` says a limit stopped the walk below some part (that part is
  * marked `cut`). A multipart or message/rfc822 part with a transfer
  * encoding other than 7bit/8bit/binary is a leaf (RFC 2045 forbids it; its
- * decoded body is scanned whole), as is a multipart with no boundary.
+ * decoded body is scanned whole), as is a multipart with no boundary or no
+ * boundary line.
  *
  * Header values (filenames) are decoded with iconv; thread-safe.
  */
@@ -53,7 +54,7 @@ struct ward_mime_part {
     uint64_t start, body, end;
     char type[48], subtype[80]; /* lowercase; text/plain when absent (RFC 2045) */
     char charset[48];       /* lowercase, "" when absent */
-    char boundary[80];      /* multipart only */
+    char boundary[80];      /* multipart only (cut short if longer: the parse used it whole) */
     char filename[256];     /* Content-Disposition filename or Content-Type name, RFC 2047/2231
                                decoded to UTF-8; "" when absent */
     enum ward_mime_enc enc;

@@ -367,7 +367,7 @@ bool ward_mime_param(const char *value, const char *attr, bool words, char *out,
             }
         }
     }
-    uint8_t raw[2048];
+    uint8_t raw[8192]; /* a whole unfolded value (mime.c keeps 8 KiB) */
     size_t n = 0;
     char cs[64] = "";
     if (have_seg & 1) {
