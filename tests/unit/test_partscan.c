@@ -236,6 +236,31 @@ int main(void)
     if (R.n_det)
         CHECK(R.det[0].reason == WARD_REASON_LIMIT);
 
+    /* a large attachment is decoded piece by piece into a temporary file */
+    size_t bign = 20u << 20;
+    uint8_t *bigp = calloc(1, bign);
+    ward_buf enc, bigmsg;
+    ward_buf_init(&enc, 64u << 20);
+    ward_buf_init(&bigmsg, 64u << 20);
+    memcpy(bigp, e, elen);
+    CHECK(ward_mime_b64_encode(bigp, bign, "\r\n", &enc) == WARD_OK);
+    CHECK(ward_buf_puts(&bigmsg,
+                        "Subject: big\r\nContent-Type: multipart/mixed; boundary=z\r\n"
+                        "\r\n--z\r\nContent-Type: application/octet-stream; "
+                        "name=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n") == WARD_OK);
+    CHECK(ward_buf_append(&bigmsg, enc.data, enc.len) == WARD_OK);
+    CHECK(ward_buf_puts(&bigmsg, "\r\n--z--\r\n") == WARD_OK);
+    scan(ward_buf_str(&bigmsg), false, 0);
+    CHECK(R.verdict == WARD_VERDICT_INFECTED && R.n_parts == 1 && R.parts[0].size == bign);
+    if (R.n_det)
+        CHECK_STR(R.det[0].path, "big.bin");
+    scan(ward_buf_str(&bigmsg), false, 1u << 20); /* and over the size limit */
+    CHECK(R.verdict == WARD_VERDICT_NOT_SCANNED && R.n_det == 1 &&
+          R.det[0].reason == WARD_REASON_LIMIT);
+    ward_buf_free(&enc);
+    ward_buf_free(&bigmsg);
+    free(bigp);
+
     /* a uuencoded body in a multipart's long preamble */
     char pre[1024];
     snprintf(pre, sizeof pre, "%0200d", 0);

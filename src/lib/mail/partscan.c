@@ -15,11 +15,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "mail/mime_int.h"
 #include "mail/mtype.h"
+#include "util/spool.h"
 
 #define RAW_NAME "message"
 #define GAP_MIN 128 /* preambles and epilogues shorter than this are boilerplate */
 #define MAX_NAMES_PER_PART 10000u
+#define LARGE_PART (16u << 20) /* encoded bytes: decoded into a spool, not a buffer */
+#define PIECE (1u << 20)       /* encoded bytes decoded at a time into the spool */
+#define SPOOL_MEM (8u << 20)   /* decoded bytes kept in memory before a temp file */
 
 struct pscan {
     struct ward_mail_scan *out;
@@ -123,6 +128,15 @@ static void on_object(void *ctx, const struct ward_object_seen *obj)
         ps->nomem = true;
 }
 
+/* A part or piece the scan did not reach: not_scanned, with its path. */
+static ward_err not_scanned(struct pscan *ps, enum ward_reason r, const char *why, const char *name)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s%s", ps->prefix, name);
+    add_detection(ps, WARD_VERDICT_NOT_SCANNED, r, why, path);
+    return ps->nomem ? WARD_ERR_NOMEM : WARD_OK;
+}
+
 /* A path component from a declared name: no '/', no control characters. */
 static void component(const char *given, uint32_t part, const char *suffix, char *out, size_t cap)
 {
@@ -182,27 +196,88 @@ static bool limits_left(const struct ward_scan_limits *all, const struct budget 
     return true;
 }
 
-static ward_err scan_bytes(ward_scanner *s, struct pscan *ps, struct budget *b, const uint8_t *p,
-                           size_t n, const char *name, bool whole)
+/* Scan bytes in memory, or in fd when it is not -1; the part's size is n. */
+static ward_err scan_src(ward_scanner *s, struct pscan *ps, struct budget *b, const uint8_t *p,
+                         size_t n, int fd, const char *name, bool whole)
 {
     struct ward_scan_opts so = ps->o->scan;
     so.on_finding = on_finding;
     so.on_object = ps->pr ? on_object : NULL;
     so.ctx = ps;
     so.no_unpack = whole;
-    if (!limits_left(&ps->o->scan.limits, b, &so.limits)) {
-        char path[2048];
-        snprintf(path, sizeof path, "%s%s", ps->prefix, name);
-        add_detection(ps, WARD_VERDICT_NOT_SCANNED, WARD_REASON_LIMIT, "message scan limit", path);
-        return ps->nomem ? WARD_ERR_NOMEM : WARD_OK;
-    }
-    struct ward_scan_result res;
-    struct ward_diag d;
-    ward_err e = ward_scan_mem(s, p, n, name, &so, &res, &d);
-    b->bytes += res.bytes;
-    b->objects += res.objects;
     if (ps->pr)
         ps->pr->size = n;
+    if (!limits_left(&ps->o->scan.limits, b, &so.limits))
+        return not_scanned(ps, WARD_REASON_LIMIT, "message scan limit", name);
+    struct ward_scan_result res;
+    struct ward_diag d;
+    ward_err e = fd < 0 ? ward_scan_mem(s, p, n, name, &so, &res, &d)
+                        : ward_scan_fd(s, fd, name, &so, &res, &d);
+    if (e) /* a read error of the temporary file: not scanned, never clean */
+        return not_scanned(ps, WARD_REASON_ERROR, d.msg, name);
+    b->bytes += res.bytes;
+    b->objects += res.objects;
+    return ps->nomem ? WARD_ERR_NOMEM : WARD_OK;
+}
+
+static ward_err scan_bytes(ward_scanner *s, struct pscan *ps, struct budget *b, const uint8_t *p,
+                           size_t n, const char *name, bool whole)
+{
+    return scan_src(s, ps, b, p, n, -1, name, whole);
+}
+
+/*
+ * A large base64 or quoted-printable body is decoded a piece at a time into
+ * a spool, which moves to a temporary file past SPOOL_MEM: the decoded copy
+ * of a big attachment does not stay in memory beside the message. Pieces end
+ * at line breaks, where both encodings start afresh.
+ */
+static ward_err decode_spooled(const ward_mime *m, uint32_t i, struct ward_tmpspool *sp,
+                               ward_buf *piece)
+{
+    const struct ward_mime_part *pt = &m->parts[i];
+    const uint8_t *p = m->data + pt->body;
+    size_t n = (size_t)(pt->end - pt->body), pos = 0;
+    ward_err e = WARD_OK;
+    while (!e && pos < n) {
+        size_t take = n - pos < PIECE ? n - pos : PIECE;
+        if (pos + take < n) {
+            const uint8_t *nl = memrchr(p + pos, '\n', take);
+            if (nl)
+                take = (size_t)(nl - (p + pos)) + 1;
+        }
+        ward_buf_reset(piece);
+        e = pt->enc == WARD_MIME_BASE64 ? ward_mime_b64_decode(p + pos, take, piece)
+                                        : ward_mime_qp_decode(p + pos, take, piece);
+        if (!e)
+            e = ward_tmpspool_write(sp, piece->data, piece->len);
+        pos += take;
+    }
+    return e;
+}
+
+static ward_err scan_large(ward_scanner *s, const ward_mime *m, uint32_t i, struct pscan *ps,
+                           struct budget *b, ward_buf *piece, const char *name)
+{
+    uint64_t cap = ps->o->scan.limits.max_filesize ? ps->o->scan.limits.max_filesize : UINT64_MAX;
+    const char *tmp = ps->o->scan.tmpdir && *ps->o->scan.tmpdir ? ps->o->scan.tmpdir : NULL;
+    if (!tmp)
+        tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    struct ward_tmpspool sp;
+    ward_tmpspool_init(&sp, cap, SPOOL_MEM, tmp);
+    ward_err e = decode_spooled(m, i, &sp, piece);
+    ps->pr->size = sp.size;
+    if (e) {
+        ward_tmpspool_free(&sp);
+        return e == WARD_ERR_LIMIT
+                   ? not_scanned(ps, WARD_REASON_LIMIT, "file size limit", name)
+                   : not_scanned(ps, WARD_REASON_ERROR, "cannot store decoded part", name);
+    }
+    const uint8_t *mem;
+    int fd;
+    ward_tmpspool_view(&sp, &mem, &fd);
+    e = scan_src(s, ps, b, mem, (size_t)sp.size, mem ? -1 : fd, name, false);
+    ward_tmpspool_free(&sp);
     return ps->nomem ? WARD_ERR_NOMEM : e;
 }
 
@@ -211,7 +286,7 @@ static ward_err scan_part(ward_scanner *s, const ward_mime *m, uint32_t i, struc
                           struct budget *b, ward_buf *dec)
 {
     const struct ward_mime_part *p = &m->parts[i];
-    char name[300], path[2048];
+    char name[300];
     component(p->filename, i, "", name, sizeof name);
     if (p->filename[0] && !push_str(&ps->pr->names, &ps->pr->n_names, p->filename))
         return WARD_ERR_NOMEM;
@@ -220,16 +295,15 @@ static ward_err scan_part(ward_scanner *s, const ward_mime *m, uint32_t i, struc
     bool raw = p->enc != WARD_MIME_BASE64 && p->enc != WARD_MIME_QP && p->enc != WARD_MIME_UUENCODE;
     if (raw)
         return scan_bytes(s, ps, b, m->data + p->body, (size_t)(p->end - p->body), name, false);
+    if ((p->enc == WARD_MIME_BASE64 || p->enc == WARD_MIME_QP) && p->end - p->body > LARGE_PART)
+        return scan_large(s, m, i, ps, b, dec, name);
     ward_buf_reset(dec);
     struct ward_diag d;
     ward_err e = ward_mime_decode(m, i, dec, &d);
     if (e) {
-        snprintf(path, sizeof path, "%s%s", ps->prefix, name);
-        add_detection(ps, WARD_VERDICT_NOT_SCANNED,
-                      e == WARD_ERR_LIMIT ? WARD_REASON_LIMIT : WARD_REASON_ERROR,
-                      e == WARD_ERR_LIMIT ? "file size limit" : "undecodable part", path);
         ps->pr->size = dec->len;
-        return ps->nomem ? WARD_ERR_NOMEM : WARD_OK;
+        return e == WARD_ERR_LIMIT ? not_scanned(ps, WARD_REASON_LIMIT, "file size limit", name)
+                                   : not_scanned(ps, WARD_REASON_ERROR, "undecodable part", name);
     }
     return scan_bytes(s, ps, b, dec->data, dec->len, name, false);
 }
