@@ -55,14 +55,12 @@ static ward_err done(ward_buf *out, uint8_t *o, ward_err e)
     return e;
 }
 
-ward_err ward_mime_b64_decode(const uint8_t *p, size_t n, ward_buf *out)
+/* Decode into [o, lim); returns the new end; *full when bytes were left over. */
+static uint8_t *b64_run(const uint8_t *p, size_t n, uint8_t *o, uint8_t *lim, bool *full)
 {
-    uint8_t *o, *lim;
-    ward_err e = room(out, n / 4 * 3 + 3, &o, &lim);
-    if (e)
-        return e;
     uint32_t acc = 0;
     int bits = 0;
+    *full = false;
     for (size_t i = 0; i < n; i++) {
         /* four alphabet characters at a quantum boundary: three bytes at once */
         while (bits == 0 && n - i >= 4 && lim - o >= 3) {
@@ -90,12 +88,31 @@ ward_err ward_mime_b64_decode(const uint8_t *p, size_t n, ward_buf *out)
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (o == lim)
-                return done(out, o, WARD_ERR_LIMIT);
+            if (o == lim) {
+                *full = true;
+                break;
+            }
             *o++ = (uint8_t)(acc >> bits);
         }
     }
-    return done(out, o, WARD_OK);
+    return o;
+}
+
+size_t ward_mime_b64_mem(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+    bool full;
+    return (size_t)(b64_run(p, n, out, out + cap, &full) - out);
+}
+
+ward_err ward_mime_b64_decode(const uint8_t *p, size_t n, ward_buf *out)
+{
+    uint8_t *o, *lim;
+    ward_err e = room(out, n / 4 * 3 + 3, &o, &lim);
+    if (e)
+        return e;
+    bool full;
+    o = b64_run(p, n, o, lim, &full);
+    return done(out, o, full ? WARD_ERR_LIMIT : WARD_OK);
 }
 
 ward_err ward_mime_qp_decode(const uint8_t *p, size_t n, ward_buf *out)

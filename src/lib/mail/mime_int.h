@@ -45,6 +45,8 @@ size_t ward_mime_to_utf8(const char *charset, const uint8_t *in, size_t n, char 
 
 /* Transfer decodings of a body range (lenient), appended to out. */
 ward_err ward_mime_b64_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MUST_CHECK;
+/* Base64 into a fixed buffer (at most cap bytes); returns the bytes written. */
+size_t ward_mime_b64_mem(const uint8_t *p, size_t n, uint8_t *out, size_t cap);
 ward_err ward_mime_qp_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MUST_CHECK;
 ward_err ward_mime_uu_decode(const uint8_t *p, size_t n, ward_buf *out) WARD_MUST_CHECK;
 

@@ -139,36 +139,6 @@ static size_t encoded_word(const char *s, size_t n, char *cs, size_t cscap, char
     return j + 2;
 }
 
-static size_t b64_val(const char *s, size_t n, uint8_t *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n && o < cap; i++) {
-        int v;
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+')
-            v = 62;
-        else if (c == '/')
-            v = 63;
-        else
-            continue;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return o;
-}
-
 static size_t q_val(const char *s, size_t n, uint8_t *out, size_t cap)
 {
     size_t o = 0;
@@ -229,7 +199,7 @@ size_t ward_mime_words(const char *s, size_t n, char *out, size_t cap)
             o += flush_words(&a, out + o, cap - o);
         memcpy(a.cs, cs, sizeof a.cs);
         size_t room = sizeof a.bytes - a.n;
-        a.n += enc == 'B' ? b64_val(text, tlen, a.bytes + a.n, room)
+        a.n += enc == 'B' ? ward_mime_b64_mem((const uint8_t *)text, tlen, a.bytes + a.n, room)
                           : q_val(text, tlen, a.bytes + a.n, room);
         i += wl;
         lit = i;
