@@ -73,9 +73,22 @@ static ward_err apply_headers(SMFICTX *ctx, const struct milter_conn *c, const u
     if (err)
         return err;
     struct ward_hop *ops;
-    size_t n;
+    size_t n, top = 0, first_ins = 0;
     err = ward_hdiff(ob, &bo, nb, bn, &ops, &n, diag);
-    for (size_t i = 0; !err && i < n; i++) {
+    /*
+     * Fields that go to the very top are inserted last first, each at index
+     * 0: MTAs differ in how they count the rest (Postfix counts its own
+     * Received: field, which milters never see, and reads 0 as 1), but "at
+     * 0" is the top for all of them.
+     */
+    while (first_ins < n && ops[first_ins].kind != WARD_HOP_INSERT)
+        first_ins++;
+    while (first_ins + top < n && ops[first_ins + top].pos == top)
+        top++;
+    for (size_t k = 0; !err && k < n; k++) {
+        size_t i = k;
+        if (k >= first_ins && k < first_ins + top)
+            i = first_ins + top - 1 - (k - first_ins);
         const struct ward_hop *h = &ops[i];
         char *name, *value, *oname = NULL, *ovalue = NULL;
         const uint8_t *src = h->kind == WARD_HOP_DELETE ? ob : nb;
@@ -98,7 +111,7 @@ static ward_err apply_headers(SMFICTX *ctx, const struct milter_conn *c, const u
             rc = smfi_chgheader(ctx, name, (int)h->occurrence, NULL);
             break;
         default:
-            rc = smfi_insheader(ctx, (int)h->pos, name, value);
+            rc = smfi_insheader(ctx, i < first_ins + top ? 0 : (int)h->pos, name, value);
             break;
         }
         if (rc != MI_SUCCESS)

@@ -1,10 +1,6 @@
 /*
- * scan.c - the one call from ward-milter to wardd.
- *
- * Skeleton: until wardd's MAILSCAN (proto/mailproto.h) is in the library,
- * every message is answered "accept, unchanged" here, so that the rest of
- * the milter (spooling, replies, modifications) can be run against a real
- * MTA.
+ * scan.c - the one call from ward-milter to wardd: the spooled message and
+ * its envelope go as a MAILSCAN request (the descriptor on a unix socket).
  */
 #include <string.h>
 
@@ -15,24 +11,18 @@ struct milter_cfg milter_cfg;
 ward_err milter_scan(SMFICTX *ctx, struct milter_conn *c, struct ward_mailproto_reply *out,
                      struct ward_diag *diag)
 {
-    (void)ctx;
-    memset(out, 0, sizeof *out);
-    out->msg_fd = -1;
-    out->message = WARD_MAILPROTO_UNCHANGED;
-    if (c->msg.n_rcpts == 0)
+    struct milter_msg *m = &c->msg;
+    struct ward_mail_env env = {
+        .sender = m->sender ? m->sender : "",
+        .rcpts = (const char *const *)m->rcpts,
+        .n_rcpts = m->n_rcpts,
+        .client_addr = c->client_addr[0] ? c->client_addr : NULL,
+        .helo = c->helo,
+        .agent = "milter",
+        .queue_id = smfi_getsymval(ctx, "i"),
+    };
+    if (m->n_rcpts == 0)
         return ward_diag_set(diag, WARD_ERR_PARSE, "no recipient");
-    return WARD_OK;
-}
-
-void ward_mailproto_reply_free(struct ward_mailproto_reply *r)
-{
-    (void)r;
-}
-const char *ward_mail_status_name(enum ward_mail_status s)
-{
-    return s == WARD_MAIL_CLEAN ? "clean" : "not clean";
-}
-const char *ward_mail_action_name(enum ward_mail_action a)
-{
-    return a == WARD_MAIL_ACCEPT ? "accept" : "other";
+    return ward_mailproto_scan(milter_cfg.wardd, m->fd, &env, milter_cfg.scan_timeout_ms,
+                               milter_cfg.tmpdir[0] ? milter_cfg.tmpdir : NULL, out, diag);
 }

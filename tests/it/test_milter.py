@@ -7,6 +7,7 @@ delivered into a Maildir.
 """
 import os
 import pathlib
+import random
 import shutil
 import smtplib
 import socket
@@ -98,22 +99,173 @@ def message(subject="Hello", body=b"Plain text body.\r\n", extra=b""):
 
 
 def send(port, msg, rcpts=("bob@example.com",), sender="alice@example.org", **kw):
-    """Send one message; returns (code, text) of the end of DATA."""
+    """Send one message: (code, text) of the end of DATA, or of the first
+    command the server refused."""
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
         s.ehlo("client.example.org")
-        s.mail(sender, kw.get("mail_options", []))
+        code, text = s.mail(sender, kw.get("mail_options", []))
         for r in rcpts:
-            code, text = s.rcpt(r, kw.get("rcpt_options", []))
-            assert code == 250, (code, text)
-        code, text = s.data(msg)
+            if code == 250:
+                code, text = s.rcpt(r, kw.get("rcpt_options", []))
+        if code == 250:
+            code, text = s.data(msg)
         return code, text.decode(errors="replace")
 
 
+def with_attachment(payload: bytes, subject="Invoice", name="invoice.com"):
+    """20 KB-ish multipart: a text part and one base64 attachment."""
+    import base64
+    b64 = base64.encodebytes(payload).replace(b"\n", b"\r\n")
+    body = (b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+            b"Bitte sch\xc3\xb6n, the invoice.\r\n"
+            b"--b1\r\nContent-Type: application/octet-stream; name=\"" + name.encode() + b"\"\r\n"
+            b"Content-Disposition: attachment; filename=\"" + name.encode() + b"\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + b64 +
+            b"--b1--\r\n")
+    return message(subject, body, b"MIME-Version: 1.0\r\n"
+                   b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n")
+
+
+def fields(delivered: bytes):
+    """The header field names of a delivered message, in order."""
+    head = delivered.split(b"\n\n", 1)[0]
+    return [l.split(b":", 1)[0].decode() for l in head.split(b"\n") if l and l[0] not in b" \t"]
+
+
+def refused(port, msg):
+    """Send a message the milter refuses: the SMTP error (code, text)."""
+    code, text = send(port, msg)
+    assert code >= 400, (code, text)
+    return code, text
+
+
 def test_clean_mail_arrives_byte_identical(mta):
-    p, m, _ = mta(scan=False)
+    p, m, _ = mta()
     msg = message(extra=b"X-Folded: first part\r\n\tsecond part\r\nX-Spaces:    three\r\n"
                   b"X-NoSpace:tight\r\n")
-    code, text = send(p.port, msg)
-    assert code == 250, text
-    got = p.wait_delivered(1)
+    att = with_attachment(random.Random(1).randbytes(15000), name="data.bin")
+    assert send(p.port, msg)[0] == 250
+    assert send(p.port, att)[0] == 250
+    got = p.wait_delivered(2)
     assert strip_postfix_lines(got[0]) == msg, m.logtext()
+    assert strip_postfix_lines(got[1]) == att, m.logtext()
+    assert ": clean: accepted" in m.logtext()
+
+
+def test_eicar_rejected_with_the_policy_reply(mta):
+    p, m, _ = mta()
+    code, text = refused(p.port, with_attachment(eicar()))
+    assert code == 550 and "5.7.1" in text and "EICAR" in text.upper(), (code, text)
+    assert "infected" in m.logtext() and "rejected" in m.logtext()
+    time.sleep(1)
+    assert p.delivered() == []
+
+
+def test_eicar_deferred(mta):
+    p, m, _ = mta("[milter]\naction_av_infected = defer\n")
+    code, text = refused(p.port, with_attachment(eicar()))
+    assert 400 <= code < 500, (code, text)
+    assert p.delivered() == []
+
+
+def test_eicar_discarded(mta):
+    p, m, _ = mta("[milter]\naction_av_infected = discard\n")
+    assert send(p.port, with_attachment(eicar()))[0] == 250
+    clean = message()
+    assert send(p.port, clean)[0] == 250
+    got = p.wait_delivered(1)
+    time.sleep(1)
+    assert len(p.delivered()) == 1 and strip_postfix_lines(got[0]) == clean
+    assert "discarded" in m.logtext()
+    assert "milter-discard" in p.maillog()
+
+
+def test_headers_added_and_subject_tagged_body_untouched(mta):
+    p, m, _ = mta("[milter]\naction_av_infected = accept\nwrite_to_header = all\n"
+                  "write_to_subject = yes\n")
+    msg = with_attachment(eicar(), subject="Quarterly figures")
+    assert send(p.port, msg)[0] == 250
+    got = p.wait_delivered(1)[0]
+    names = fields(got)
+    # the policy's fields come first after Postfix's own, in the policy's order
+    ours = [n for n in names if n not in ("Return-Path", "X-Original-To", "Delivered-To",
+                                          "Received")]
+    assert set(ours[:2]) == {"X-Ward-Result", "X-Virus-Scanner"}, names
+    assert b"X-Ward-Result: infected (Ward.Test.EICAR" in got
+    assert b"\nSubject: [virus Ward.Test.EICAR] Quarterly figures\n" in got
+    # every other field and the body are byte-identical
+    sent_head, sent_body = msg.split(b"\r\n\r\n", 1)
+    got_head, got_body = strip_postfix_lines(got).split(b"\r\n\r\n", 1)
+    assert got_body == sent_body
+    keep = [l for l in sent_head.split(b"\r\n") if not l.startswith(b"Subject:")]
+    got_lines = got_head.split(b"\r\n")
+    assert [l for l in got_lines if l in keep] == keep
+    assert "smfi" not in m.logtext() and "accepted, changed" in m.logtext()
+
+
+def test_clean_mail_gets_headers_when_asked(mta):
+    p, m, _ = mta("[milter]\nwrite_to_header = all\n")
+    msg = message()
+    assert send(p.port, msg)[0] == 250
+    got = p.wait_delivered(1)[0]
+    assert b"X-Ward-Result: clean" in got
+    assert strip_postfix_lines(got).endswith(msg)
+
+
+def test_infected_part_cleaned_rest_intact(mta):
+    p, m, _ = mta("[milter]\nav_clean_mode = yes\naction_av_infected = accept\n"
+                  "write_to_header = all\n")
+    msg = with_attachment(eicar())
+    assert send(p.port, msg)[0] == 250
+    got = p.wait_delivered(1)[0]
+    assert eicar() not in got and b"WDVPIVAlQEFQ" not in got  # nor its base64
+    assert b"X-Ward-Result: cleaned" in got
+    # the text part is as it was, 8-bit bytes included
+    assert b"Bitte sch\xc3\xb6n, the invoice.\n--b1" in got
+    assert b"EICAR" in got.split(b"\n\n", 1)[1].upper()  # the notice says what was removed
+
+
+def test_8bit_smtputf8_and_dsn_mail_intact(mta):
+    p, m, _ = mta()
+    msg = ("From: J\u00fcrgen <j\u00fcrgen@b\u00fccher.example>\r\n"
+           "To: bob@example.com\r\nSubject: Gr\u00fc\u00dfe\r\n"
+           "Message-ID: <utf8-1@example.org>\r\n\r\n"
+           "\u00c4rger mit \u00dcmlauten \u2014 " + "x" * 1200 + "\r\n").encode()
+    code, _ = send(p.port, msg, sender="j\u00fcrgen@b\u00fccher.example",
+                   mail_options=["SMTPUTF8", "BODY=8BITMIME", "RET=HDRS", "ENVID=abc123"],
+                   rcpt_options=["NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;bob@example.com"])
+    assert code == 250
+    got = p.wait_delivered(1)[0]
+    assert strip_postfix_lines(got) == msg
+    assert "j\u00fcrgen@b\u00fccher.example".encode() in got.split(b"\n", 1)[0]  # Return-Path
+    assert "dsn=2.0.0" in p.maillog() or "status=sent" in p.maillog()
+
+
+def test_wardd_down_is_a_temporary_failure(mta):
+    p, m, w = mta()
+    w.stop()
+    code, text = refused(p.port, message())
+    assert 400 <= code < 500 and "4.3.0" in text, (code, text)
+    assert "temporary failure" in m.logtext()
+
+
+def test_milter_down_mta_tempfails(mta):
+    p, m, _ = mta()
+    m.stop()
+    code, text = refused(p.port, message())
+    assert 400 <= code < 500, (code, text)
+
+
+def test_quarantine_hold(mta):
+    p, m, _ = mta("[milter]\naction_av_infected = accept\n",
+                  milter_extra="quarantine_hold = yes\n")
+    assert send(p.port, with_attachment(eicar()))[0] == 250
+    deadline = time.monotonic() + 20
+    held = []
+    while time.monotonic() < deadline and not held:
+        held = [q for q in p.queue() if q.get("queue_name") == "hold"]
+        time.sleep(0.2)
+    assert held, p.maillog()
+    assert p.delivered() == []
+    assert "held" in m.logtext()
