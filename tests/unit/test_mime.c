@@ -264,6 +264,8 @@ static void test_decode(void)
           "begin 644 f.txt\n%:&5L;&\\`\n`\nend\n");
     CHECK(M.parts[0].enc == WARD_MIME_UUENCODE);
     CHECK_STR(decoded(0), "hello");
+    parse("Content-Transfer-Encoding: x-uuencode\n\nbegin 644 f.txt\n%:&5L;&\\`\n`\ne");
+    CHECK_STR(decoded(0), "hello"); /* a cut "end" is not a line of data */
     parse("Content-Transfer-Encoding: quoted-printable\n\n=ZZ=4=\n=41=\n");
     CHECK_STR(decoded(0), "=ZZ=4A");
     parse("Content-Transfer-Encoding: base64\n\naGk=aGk\n");

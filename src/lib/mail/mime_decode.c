@@ -202,6 +202,9 @@ ward_err ward_mime_uu_decode(const uint8_t *p, size_t n, ward_buf *out)
         if (ln == 0 || l[0] == '`' || l[0] == ' ')
             continue;
         size_t want = (size_t)((l[0] - 32) & 63);
+        /* a line too short for its count is not uuencode ("e" of a cut "end") */
+        if (ln - 1 < (want * 4 + 2) / 3)
+            continue;
         for (size_t i = 1, got = 0; got < want; i += 4) {
             uint8_t c[4];
             for (int k = 0; k < 4; k++)
