@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "mail/mime_int.h"
+#include "util/file.h"
 
 #define EDIT_MAX_BYTES (64u << 20) /* a replacement body (a decoded and re-encoded text part) */
 
@@ -444,17 +444,8 @@ static int splice_cmp(const void *a, const void *b)
 
 static ward_err write_all(int fd, const uint8_t *p, size_t n, struct ward_diag *diag)
 {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return ward_diag_set(diag, WARD_ERR_IO, "writing the message: %s",
-                                 w < 0 ? strerror(errno) : "short write");
-        p += w;
-        n -= (size_t)w;
-    }
-    return WARD_OK;
+    ward_err e = ward_write_full(fd, p, n);
+    return e ? ward_diag_set(diag, e, "writing the message: %s", strerror(errno)) : WARD_OK;
 }
 
 ward_err ward_medit_write(const ward_medit *e, int fd, struct ward_diag *diag)
