@@ -269,3 +269,25 @@ def test_quarantine_hold(mta):
     assert held, p.maillog()
     assert p.delivered() == []
     assert "held" in m.logtext()
+
+
+@pytest.mark.skipif(shutil.which("miltertest") is None, reason="miltertest is not installed")
+def test_miltertest_scripted_session(tmp_path, wardd):
+    """Debian's miltertest plays the MTA: negotiation, envelope, headers with
+    their leading space, body, end of message, and checks the replies and
+    modifications ward-milter asks for."""
+    w = wardd(extra="[milter]\naction_av_infected = accept\nwrite_to_header = all\n"
+                    "write_to_subject = yes\n")
+    m = Milter(tmp_path, w.sock)
+    try:
+        script = pathlib.Path(__file__).parent / "milter" / "session.lua"
+        r = subprocess.run(["miltertest", "-D", f"sock=unix:{m.sock}", "-D",
+                            "eicar=" + eicar().decode(), "-s", str(script)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr + m.logtext()
+        assert "miltertest session ok" in r.stdout
+        log = m.logtext()
+        assert "MThello: clean: accepted, changed" in log
+        assert "MTfigures: infected (Ward.Test.EICAR): accepted, changed" in log
+    finally:
+        m.stop()
