@@ -291,3 +291,37 @@ def test_miltertest_scripted_session(tmp_path, wardd):
         assert "MTfigures: infected (Ward.Test.EICAR): accepted, changed" in log
     finally:
         m.stop()
+
+
+def test_recipients_with_different_policies(mta, tmp_path):
+    users = tmp_path / "users.conf"
+    users.write_text("[carol@example.com]\naction_av_infected = accept\n"
+                     "[dave@example.com]\naction_av_infected = defer\n")
+    p, m, _ = mta(f"[global]\nuser_config = {users}\n")
+    # bob refuses, carol takes it: bob is removed, carol gets the message
+    msg = with_attachment(eicar())
+    assert send(p.port, msg, rcpts=("bob@example.com", "carol@example.com"))[0] == 250
+    got = p.wait_delivered(1)
+    time.sleep(1)
+    assert len(p.delivered()) == 1
+    assert b"Delivered-To: carol@example.com" in got[0]
+    assert "recipient bob@example.com removed: reject" in m.logtext()
+    # one deferred recipient defers the whole message
+    code, text = send(p.port, msg, rcpts=("carol@example.com", "dave@example.com"))
+    assert 400 <= code < 500, (code, text)
+
+
+def test_forged_result_field_removed(mta):
+    p, m, _ = mta("[milter]\nwrite_to_header = all\n")
+    msg = message(extra=b"X-Ward-Result: clean, trust me\r\n")
+    assert send(p.port, msg)[0] == 250
+    got = p.wait_delivered(1)[0]
+    assert b"trust me" not in got
+    assert got.count(b"X-Ward-Result:") == 1
+
+
+def test_too_big_message_refused(mta):
+    p, m, _ = mta(milter_extra="max_message_size = 10K\n")
+    code, text = send(p.port, with_attachment(random.Random(2).randbytes(20000)))
+    assert code == 552 and "5.3.4" in text, (code, text)
+    assert send(p.port, message())[0] == 250
