@@ -183,6 +183,13 @@ static void on_354(struct smtpd_session *s, unsigned code, const char *text, siz
 void smtpd_forward_start(struct smtpd_session *s, int fd)
 {
     struct stat st;
+    if (!s->hop) {
+        /* the next hop went away while wardd had the message */
+        if (fd != s->spool_fd)
+            close(fd);
+        smtpd_forward_discard(s, "451 4.4.2 Error: next hop unavailable, try again later");
+        return;
+    }
     s->fwd_fd = fd;
     s->fwd_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     s->state = ST_FORWARD;
