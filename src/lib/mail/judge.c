@@ -9,8 +9,7 @@
 
 /* Attachment filters of one policy. */
 struct filters {
-    bool have_re;
-    regex_t re;
+    const regex_t *re; /* from the policy's cache; NULL: no filter_name */
     const char *types; /* the filter_type list as written */
     uint64_t max_size;
 };
@@ -20,21 +19,11 @@ static ward_err filters_init(struct filters *f, const struct ward_policy *p,
 {
     memset(f, 0, sizeof *f);
     const char *re = ward_policy_str(p, "filter_name");
-    if (re && *re) {
-        int rc = regcomp(&f->re, re, REG_EXTENDED | REG_ICASE | REG_NOSUB);
-        if (rc != 0)
-            return ward_diag_set(diag, WARD_ERR_PARSE, "filter_name: '%s' does not compile", re);
-        f->have_re = true;
-    }
+    if (re && *re && !(f->re = ward_policy_regex(re, false)))
+        return ward_diag_set(diag, WARD_ERR_PARSE, "filter_name: '%s' does not compile", re);
     f->types = ward_policy_str(p, "filter_type");
     f->max_size = ward_policy_u64(p, "filter_max_size");
     return WARD_OK;
-}
-
-static void filters_free(struct filters *f)
-{
-    if (f->have_re)
-        regfree(&f->re);
 }
 
 /* Is `type` in the list (comma or space separated; an entry ending in '/' is a prefix)? */
@@ -60,8 +49,8 @@ static bool filter_hit(const struct filters *f, const struct ward_mail_part_resu
         snprintf(why, cap, "size %llu", (unsigned long long)pr->size);
         return true;
     }
-    for (size_t i = 0; f->have_re && i < pr->n_names; i++)
-        if (regexec(&f->re, pr->names[i], 0, NULL, 0) == 0) {
+    for (size_t i = 0; f->re && i < pr->n_names; i++)
+        if (regexec(f->re, pr->names[i], 0, NULL, 0) == 0) {
             snprintf(why, cap, "name %s", pr->names[i]);
             return true;
         }
@@ -323,7 +312,6 @@ ward_err ward_judge(const struct ward_policy *p, const struct ward_judge_in *in,
     collect_names(in, filtered, whyp, j);
     finish(p, j);
 out:
-    filters_free(&f);
     free(filtered);
     free(why);
     free(whyp);

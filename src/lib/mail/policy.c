@@ -20,25 +20,61 @@ static bool is_group(const char *section)
     return strncmp(section, GROUP_PREFIX, GROUP_PREFIX_LEN) == 0;
 }
 
+/*
+ * Compiled expressions, per thread, by their text: group lists and
+ * filter_name are the same few expressions for every message, and glibc's
+ * regcomp costs far more than a match. Keyed by text, an entry stays right
+ * across reloads; the least recently used of RX_SLOTS goes.
+ */
+#define RX_SLOTS 64
+#define RX_MAX_TEXT 4096
+
+struct rx_slot {
+    char *text; /* as compiled (with ^( )$ when whole) */
+    regex_t rx;
+    bool ok;    /* false: it does not compile (never matches) */
+    uint64_t used;
+};
+
+static __thread struct rx_slot rx_cache[RX_SLOTS];
+static __thread uint64_t rx_clock;
+
+const regex_t *ward_policy_regex(const char *re, bool whole)
+{
+    char text[RX_MAX_TEXT + 8];
+    if (strlen(re) > RX_MAX_TEXT)
+        return NULL;
+    snprintf(text, sizeof text, whole ? "^(%s)$" : "%s", re);
+    struct rx_slot *victim = &rx_cache[0];
+    for (size_t i = 0; i < RX_SLOTS; i++) {
+        struct rx_slot *s = &rx_cache[i];
+        if (s->text && strcmp(s->text, text) == 0) {
+            s->used = ++rx_clock;
+            return s->ok ? &s->rx : NULL;
+        }
+        if (s->used < victim->used)
+            victim = s;
+    }
+    if (victim->text) {
+        if (victim->ok)
+            regfree(&victim->rx);
+        free(victim->text);
+        victim->text = NULL;
+    }
+    if (!(victim->text = strdup(text)))
+        return NULL;
+    const char *why;
+    victim->ok = ward_opt_parse(&regex_opt, re, NULL, &why) &&
+                 regcomp(&victim->rx, text, REG_EXTENDED | REG_ICASE | REG_NOSUB) == 0;
+    victim->used = ++rx_clock;
+    return victim->ok ? &victim->rx : NULL;
+}
+
 /* Does `addr` match the regex `re` as a whole, ignoring case? */
 static bool regex_matches(const char *re, const char *addr)
 {
-    const char *why;
-    if (!ward_opt_parse(&regex_opt, re, NULL, &why))
-        return false;
-    size_t n = strlen(re) + 5;
-    char *whole = malloc(n);
-    if (!whole)
-        return false;
-    snprintf(whole, n, "^(%s)$", re);
-    regex_t rx;
-    bool hit = false;
-    if (regcomp(&rx, whole, REG_EXTENDED | REG_ICASE | REG_NOSUB) == 0) {
-        hit = regexec(&rx, addr, 0, NULL, 0) == 0;
-        regfree(&rx);
-    }
-    free(whole);
-    return hit;
+    const regex_t *rx = ward_policy_regex(re, true);
+    return rx && regexec(rx, addr, 0, NULL, 0) == 0;
 }
 
 /* Does one list (`recipients` or `senders`) of a group match addr? No list: yes. */

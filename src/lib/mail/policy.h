@@ -26,6 +26,7 @@
 #ifndef WARD_MAIL_POLICY_H
 #define WARD_MAIL_POLICY_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,6 +51,14 @@ uint64_t ward_policy_u64(const struct ward_policy *p, const char *key);
 bool ward_policy_bool(const struct ward_policy *p, const char *key);
 /* Index of the value in the option's choices ("a|b|c"), the default's when it is not one. */
 unsigned ward_policy_enum(const struct ward_policy *p, const char *key);
+
+/*
+ * The compiled form of a policy regex (POSIX extended, case-insensitive;
+ * whole: anchored at both ends), from a per-thread cache; NULL when it does
+ * not compile or is too large (util/options.c bounds). Use it before this
+ * thread's next call (which may evict it).
+ */
+const regex_t *ward_policy_regex(const char *re, bool whole);
 
 /* Do two recipients have the same policy? */
 bool ward_policy_same(const struct ward_policy *a, const struct ward_policy *b);
