@@ -179,6 +179,24 @@ static void test_cleaning(void)
     ward_mail_result_free(&r);
 }
 
+/* A subject is decoded for the templates, and what it decodes to cannot add a header field. */
+static void test_subject_injection(void)
+{
+    snprintf(msgbuf, sizeof msgbuf,
+             "From: a@example.com\nSubject: =?utf-8?q?r=C3=A9sum=C3=A9=0D=0ABcc:_victim@example.net?=\n"
+             "Content-Type: text/plain\n\n%s\n",
+             test_eicar());
+    struct ward_mail_result r;
+    CHECK(run("action_av_infected = accept\nwrite_to_subject = yes\n", NULL, msgbuf, NULL, 0,
+              &r) == WARD_OK);
+    const char *o = out_text(&r);
+    CHECK(strstr(o, "\nBcc:") == NULL);
+    CHECK(strstr(o, "Subject: =?") != NULL); /* the new subject, encoded again */
+    const char *first = strstr(o, "\nSubject:");
+    CHECK(first && !strstr(first + 1, "\nSubject:")); /* one Subject field */
+    ward_mail_result_free(&r);
+}
+
 static void test_quarantine(void)
 {
     struct ward_mail_result r;
@@ -382,6 +400,7 @@ int main(void)
     test_infected_actions();
     test_cleaning();
     test_quarantine();
+    test_subject_injection();
     test_users_and_groups();
     test_protected();
     test_filters();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "mail/edit.h"
+#include "mail/mime_int.h"
 #include "util/spool.h"
 #include "ward_config.h"
 
@@ -18,7 +19,12 @@ ward_err ward_msginfo_init(struct ward_msginfo *mi, const struct ward_mail_ctx *
 {
     memset(mi, 0, sizeof *mi);
     if (m && m->n_parts) {
-        ward_mime_header(m, 0, "Subject", mi->subject, sizeof mi->subject, NULL, NULL);
+        /* the subject as a reader sees it: RFC 2047 words decoded to UTF-8 */
+        char raw[sizeof mi->subject];
+        if (ward_mime_header(m, 0, "Subject", raw, sizeof raw, NULL, NULL)) {
+            size_t k = ward_mime_words(raw, strlen(raw), mi->subject, sizeof mi->subject);
+            mi->subject[k < sizeof mi->subject ? k : sizeof mi->subject - 1] = 0;
+        }
         ward_mime_header(m, 0, "Message-ID", mi->messageid, sizeof mi->messageid, NULL, NULL);
         ward_mime_header(m, 0, "Date", mi->date, sizeof mi->date, NULL, NULL);
     }
