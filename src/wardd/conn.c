@@ -214,8 +214,12 @@ static void finish_job(struct job *j)
             c->out_fd = j->out_fd;
             j->out_fd = -1;
         }
-        if (ward_buf_append(&c->out, j->reply.data, j->reply.len))
-            conn_close(c);
+        if (ward_buf_append(&c->out, j->reply.data, j->reply.len)) {
+            /* no reply at all: the client takes that as a temporary failure */
+            ward_log(WARD_LOG_ERROR, "MAILSCAN: reply of %zu bytes not queued", j->reply.len);
+            c->ending = true;
+            c->state = ST_DONE;
+        }
         c->scan_pending = false;
     } else if (!c->closed) {
         char d = job_delim(j);
