@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "mail/notify.h"
 #include "mail/process.h"
+#include "mail/sendmsg.h"
 #include "testdb.h"
 #include "util/conf.h"
 #include "util/file.h"
@@ -380,6 +382,82 @@ static void test_action_av_and_script(void)
     ward_buf_free(&b);
 }
 
+/* Notices: who is told, what they get (the original to the administrator only), sendmail's argv. */
+static void test_notices(void)
+{
+    ward_conf *conf = parse("notify_sender = filtered\nnotify_admin = yes\n"
+                            "admin_address = admin@example.net\nnotify_attach_original = yes\n");
+    struct ward_mail_ctx ctx = {.conf = conf, .hostname = "mx.test"};
+    const char *rcpts[] = {"r@example.org"};
+    struct ward_mail_env env = {.sender = "s@example.com", .rcpts = rcpts, .n_rcpts = 1,
+                                .agent = "pipe"};
+    struct ward_judgement j = {.status = WARD_MAIL_INFECTED, .found = WARD_MAIL_INFECTED,
+                               .action = WARD_MAIL_REJECT};
+    snprintf(j.names, sizeof j.names, "Ward.Test.EICAR\r\nX-Injected: yes");
+    struct ward_policy p;
+    ward_policy_select(&p, conf, NULL, "pipe", NULL, env.sender, rcpts[0]);
+    struct ward_msginfo mi;
+    CHECK(ward_msginfo_init(&mi, &ctx, &env, NULL, &j) == WARD_OK);
+    ward_buf orig;
+    ward_buf_init(&orig, 1024);
+    CHECK(ward_buf_puts(&orig, "Subject: the original\n\nbody\n") == WARD_OK);
+    struct ward_notify_in in = {.ctx = &ctx, .env = &env, .pol = &p, .j = &j, .mi = &mi,
+                                .rcpts = rcpts, .n_rcpts = 1, .msg = &orig,
+                                .quarantine_id = "0123456789abcdef"};
+    /* viruses forge senders: "filtered" does not tell them */
+    CHECK(!ward_notify_wanted(&in, WARD_NOTICE_SENDER));
+    CHECK(!ward_notify_wanted(&in, WARD_NOTICE_RECIPIENTS));
+    CHECK(ward_notify_wanted(&in, WARD_NOTICE_ADMIN));
+    j.status = WARD_MAIL_FILTERED;
+    CHECK(ward_notify_wanted(&in, WARD_NOTICE_SENDER));
+    j.status = WARD_MAIL_INFECTED;
+
+    ward_buf b;
+    ward_buf_init(&b, 1 << 20);
+    struct ward_diag d;
+    CHECK(ward_notify_compose(&in, WARD_NOTICE_ADMIN, "admin@example.net", &b, &d) == WARD_OK);
+    const char *t = ward_buf_str(&b);
+    CHECK(strncmp(t, "From: MAILER-DAEMON@mx.test\nTo: admin@example.net\n", 50) == 0);
+    CHECK(strstr(t, "\nX-Injected") == NULL);
+    CHECK(strstr(t, "Auto-Submitted: auto-generated\n") != NULL);
+    CHECK(strstr(t, "Content-Type: message/rfc822") && strstr(t, "Subject: the original"));
+    CHECK(strstr(t, "Quarantine: 0123456789abcdef\n") != NULL);
+    ward_buf_reset(&b);
+    CHECK(ward_notify_compose(&in, WARD_NOTICE_SENDER, "s@example.com", &b, &d) == WARD_OK);
+    t = ward_buf_str(&b);
+    CHECK(strstr(t, "message/rfc822") == NULL && strstr(t, "the original") == NULL);
+    CHECK(strstr(t, "Your message to r@example.org") != NULL);
+
+    /* sendmail_path runs without a shell, null sender, recipients after "--" */
+    char script[256], args[256], body[256], text[600];
+    snprintf(script, sizeof script, "%s/sendmail", test_dir);
+    snprintf(args, sizeof args, "%s/sendmail.args", test_dir);
+    snprintf(body, sizeof body, "%s/sendmail.body", test_dir);
+    snprintf(text, sizeof text, "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\ncat > '%s'\n", args, body);
+    test_write_str("sendmail", text);
+    chmod(script, 0755);
+    struct ward_sendmsg sm = {.sendmail_path = script, .timeout_ms = 10000};
+    const char *to[] = {"admin@example.net", "$(touch /tmp/ward-pwned)"};
+    CHECK(ward_sendmsg(&sm, "", to, 1, b.data, b.len, &d) == WARD_OK);
+    CHECK(ward_sendmsg(&sm, "", to, 2, b.data, b.len, &d) == WARD_ERR_PARSE);
+    ward_buf got;
+    ward_buf_init(&got, 1 << 20);
+    CHECK(ward_file_read_all(args, &got, &d) == WARD_OK);
+    CHECK_STR(ward_buf_str(&got), "-i\n-f\n<>\n--\nadmin@example.net\n");
+    ward_buf_reset(&got);
+    CHECK(ward_file_read_all(body, &got, &d) == WARD_OK);
+    CHECK(got.len == b.len && memcmp(got.data, b.data, b.len) == 0);
+    /* a program that hangs is killed at its deadline */
+    test_write_str("sendmail", "#!/bin/sh\nsleep 30\n");
+    sm.timeout_ms = 300;
+    CHECK(ward_sendmsg(&sm, "", to, 1, b.data, b.len, &d) == WARD_ERR_TIMEOUT);
+    ward_buf_free(&got);
+    ward_buf_free(&b);
+    ward_buf_free(&orig);
+    ward_msginfo_free(&mi);
+    ward_conf_free(conf);
+}
+
 int main(void)
 {
     struct ward_diag d;
@@ -405,6 +483,7 @@ int main(void)
     test_protected();
     test_filters();
     test_action_av_and_script();
+    test_notices();
     ward_quarantine_close(store);
     ward_scanner_free(scanner);
     ward_db_unref(db);
