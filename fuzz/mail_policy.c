@@ -22,10 +22,10 @@
 #define N_POLICIES 3
 
 /* An oracle failed: say which, then crash for the fuzzer. */
-#define FAIL(why)                                                                          \
-    do {                                                                                   \
-        fprintf(stderr, "mail_policy oracle: %s (line %d)\n", why, __LINE__);            \
-        abort();                                                                           \
+#define FAIL(why)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "mail_policy oracle: %s (line %d)\n", why, __LINE__);                      \
+        abort();                                                                                   \
     } while (0)
 
 static ward_conf *confs[N_POLICIES], *users;
@@ -116,7 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx.scan.limits.max_ratio = 1000;
     static const char *const rcpts[] = {"a@x", "b@y", "c@z"};
     struct ward_mail_env env = {
-        .sender = "s@w", .rcpts = rcpts, .n_rcpts = policy == 2 ? 3 : 1, .agent = "pipe",
+        .sender = "s@w",
+        .rcpts = rcpts,
+        .n_rcpts = policy == 2 ? 3 : 1,
+        .agent = "pipe",
     };
     struct ward_mail_result r;
     struct ward_diag d;
@@ -134,15 +137,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ward_mime_parse(data, size, NULL, &m, &d) == WARD_OK) {
         partial |= m.truncated;
         size_t b = m.n_parts ? (size_t)m.parts[0].body : 0;
-        headless = !(b >= 2 && data[b - 1] == '\n' &&
-                     (data[b - 2] == '\n' || (b >= 3 && data[b - 2] == '\r' && data[b - 3] == '\n')));
+        headless =
+            !(b >= 2 && data[b - 1] == '\n' &&
+              (data[b - 2] == '\n' || (b >= 3 && data[b - 2] == '\r' && data[b - 3] == '\n')));
         ward_mime_free(&m);
     }
     for (size_t i = 0; i < r.n_rcpts; i++) {
         if (r.rcpts[i].status == WARD_MAIL_CLEAN && partial)
             FAIL("a recipient's copy is clean, but the message was not scanned whole");
-        bool refused = r.rcpts[i].action == WARD_MAIL_DEFER ||
-                       r.rcpts[i].action == WARD_MAIL_REJECT;
+        bool refused =
+            r.rcpts[i].action == WARD_MAIL_DEFER || r.rcpts[i].action == WARD_MAIL_REJECT;
         if (refused != (r.rcpts[i].reply != NULL))
             FAIL("a refusal without a reply, or a reply without a refusal");
     }

@@ -44,11 +44,10 @@ static void test_layers(void)
 {
     ward_conf *conf = parse("[global]\naction_av_infected = discard\nwrite_to_header = all\n"
                             "[smtp]\naction_av_infected = defer\n");
-    ward_conf *users =
-        parse("[bob@example.org]\naction_av_infected = accept\n"
-              "[|spammer@bad.example]\naction_av_infected = reject\n"
-              "[@example.org]\naction_av_infected = discard\nav_clean_mode = yes\n"
-              "[alice]\naction_av_infected = defer\n");
+    ward_conf *users = parse("[bob@example.org]\naction_av_infected = accept\n"
+                             "[|spammer@bad.example]\naction_av_infected = reject\n"
+                             "[@example.org]\naction_av_infected = discard\nav_clean_mode = yes\n"
+                             "[alice]\naction_av_infected = defer\n");
     CHECK(conf && users);
     if (!conf || !users)
         return;
@@ -141,8 +140,7 @@ static void test_templates(void)
     CHECK_STR(ward_buf_str(&b),
               "[virus Eicar-Test-Signature] hello  Bcc: victim@example.com 100% %UNKNOWN% %");
     ward_buf_reset(&b);
-    CHECK(ward_template_expand("<p>%SENDER% on %HOSTNAME%</p>", &v, WARD_TMPL_HTML, &b) ==
-          WARD_OK);
+    CHECK(ward_template_expand("<p>%SENDER% on %HOSTNAME%</p>", &v, WARD_TMPL_HTML, &b) == WARD_OK);
     CHECK_STR(ward_buf_str(&b), "<p>&lt;a&amp;b&gt;@x on mx1</p>");
     ward_buf_reset(&b);
     /* the administrator's own line breaks cannot split a header either */

@@ -56,8 +56,12 @@ static ward_err run(const char *conf_text, const char *users_text, const char *m
     ward_conf *conf = parse(conf_text ? conf_text : "");
     ward_conf *users = users_text ? parse(users_text) : NULL;
     struct ward_mail_ctx ctx = {
-        .scanner = scanner, .conf = conf, .users = users, .store = store,
-        .hostname = "mx.test", .db_version = "1/test",
+        .scanner = scanner,
+        .conf = conf,
+        .users = users,
+        .store = store,
+        .hostname = "mx.test",
+        .db_version = "1/test",
     };
     ward_scan_limits_default(&ctx.scan.limits);
     ctx.scan.tmpdir = test_dir;
@@ -136,10 +140,10 @@ static void test_infected_actions(void)
         struct ward_mail_result r;
         CHECK(run(cases[i].conf, NULL, infected_msg(), NULL, 0, &r) == WARD_OK);
         CHECK(r.status == WARD_MAIL_INFECTED);
-        if (r.action != cases[i].action || strncmp(r.reply, cases[i].reply,
-                                                   strlen(cases[i].reply)) != 0) {
-            fprintf(stderr, "case %zu: action %s, reply %s\n", i,
-                    ward_mail_action_name(r.action), r.reply);
+        if (r.action != cases[i].action ||
+            strncmp(r.reply, cases[i].reply, strlen(cases[i].reply)) != 0) {
+            fprintf(stderr, "case %zu: action %s, reply %s\n", i, ward_mail_action_name(r.action),
+                    r.reply);
             check_failures++;
         }
         CHECK(r.scan.n_det >= 1 && strstr(r.scan.det[0].path, "eicar.com"));
@@ -158,8 +162,8 @@ static void test_infected_actions(void)
 static void test_cleaning(void)
 {
     struct ward_mail_result r;
-    CHECK(run("av_clean_mode = yes\nwrite_to_subject = yes\n", NULL, infected_msg(), NULL, 0,
-              &r) == WARD_OK);
+    CHECK(run("av_clean_mode = yes\nwrite_to_subject = yes\n", NULL, infected_msg(), NULL, 0, &r) ==
+          WARD_OK);
     CHECK(r.status == WARD_MAIL_CLEANED && r.action == WARD_MAIL_ACCEPT);
     const char *o = out_text(&r);
     CHECK(strstr(o, "EICAR-STANDARD") == NULL);
@@ -184,13 +188,14 @@ static void test_cleaning(void)
 /* A subject is decoded for the templates, and what it decodes to cannot add a header field. */
 static void test_subject_injection(void)
 {
-    snprintf(msgbuf, sizeof msgbuf,
-             "From: a@example.com\nSubject: =?utf-8?q?r=C3=A9sum=C3=A9=0D=0ABcc:_victim@example.net?=\n"
-             "Content-Type: text/plain\n\n%s\n",
-             test_eicar());
+    snprintf(
+        msgbuf, sizeof msgbuf,
+        "From: a@example.com\nSubject: =?utf-8?q?r=C3=A9sum=C3=A9=0D=0ABcc:_victim@example.net?=\n"
+        "Content-Type: text/plain\n\n%s\n",
+        test_eicar());
     struct ward_mail_result r;
-    CHECK(run("action_av_infected = accept\nwrite_to_subject = yes\n", NULL, msgbuf, NULL, 0,
-              &r) == WARD_OK);
+    CHECK(run("action_av_infected = accept\nwrite_to_subject = yes\n", NULL, msgbuf, NULL, 0, &r) ==
+          WARD_OK);
     const char *o = out_text(&r);
     CHECK(strstr(o, "\nBcc:") == NULL);
     CHECK(strstr(o, "Subject: =?") != NULL); /* the new subject, encoded again */
@@ -354,8 +359,8 @@ static void test_action_av_and_script(void)
     CHECK(strncmp(r.reply, "550 5.7.1 Message rejected: refused by policy", 45) == 0);
     ward_mail_result_free(&r);
     /* whitelisted: delivered as is, unlabelled (it was not scanned) */
-    CHECK(run("action_av = accept\nwrite_to_header = all\n", NULL, infected_msg(), NULL, 0,
-              &r) == WARD_OK);
+    CHECK(run("action_av = accept\nwrite_to_header = all\n", NULL, infected_msg(), NULL, 0, &r) ==
+          WARD_OK);
     CHECK(r.action == WARD_MAIL_ACCEPT && r.out_fd == -1 && r.scan.n_det == 0);
     ward_mail_result_free(&r);
 
@@ -389,10 +394,10 @@ static void test_notices(void)
                             "admin_address = admin@example.net\nnotify_attach_original = yes\n");
     struct ward_mail_ctx ctx = {.conf = conf, .hostname = "mx.test"};
     const char *rcpts[] = {"r@example.org"};
-    struct ward_mail_env env = {.sender = "s@example.com", .rcpts = rcpts, .n_rcpts = 1,
-                                .agent = "pipe"};
-    struct ward_judgement j = {.status = WARD_MAIL_INFECTED, .found = WARD_MAIL_INFECTED,
-                               .action = WARD_MAIL_REJECT};
+    struct ward_mail_env env = {
+        .sender = "s@example.com", .rcpts = rcpts, .n_rcpts = 1, .agent = "pipe"};
+    struct ward_judgement j = {
+        .status = WARD_MAIL_INFECTED, .found = WARD_MAIL_INFECTED, .action = WARD_MAIL_REJECT};
     snprintf(j.names, sizeof j.names, "Ward.Test.EICAR\r\nX-Injected: yes");
     struct ward_policy p;
     ward_policy_select(&p, conf, NULL, "pipe", NULL, env.sender, rcpts[0]);
@@ -401,8 +406,14 @@ static void test_notices(void)
     ward_buf orig;
     ward_buf_init(&orig, 1024);
     CHECK(ward_buf_puts(&orig, "Subject: the original\n\nbody\n") == WARD_OK);
-    struct ward_notify_in in = {.ctx = &ctx, .env = &env, .pol = &p, .j = &j, .mi = &mi,
-                                .rcpts = rcpts, .n_rcpts = 1, .msg = &orig,
+    struct ward_notify_in in = {.ctx = &ctx,
+                                .env = &env,
+                                .pol = &p,
+                                .j = &j,
+                                .mi = &mi,
+                                .rcpts = rcpts,
+                                .n_rcpts = 1,
+                                .msg = &orig,
                                 .quarantine_id = "0123456789abcdef"};
     /* viruses forge senders: "filtered" does not tell them */
     CHECK(!ward_notify_wanted(&in, WARD_NOTICE_SENDER));
@@ -433,7 +444,8 @@ static void test_notices(void)
     snprintf(script, sizeof script, "%s/sendmail", test_dir);
     snprintf(args, sizeof args, "%s/sendmail.args", test_dir);
     snprintf(body, sizeof body, "%s/sendmail.body", test_dir);
-    snprintf(text, sizeof text, "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\ncat > '%s'\n", args, body);
+    snprintf(text, sizeof text, "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\ncat > '%s'\n", args,
+             body);
     test_write_str("sendmail", text);
     chmod(script, 0755);
     struct ward_sendmsg sm = {.sendmail_path = script, .timeout_ms = 10000};

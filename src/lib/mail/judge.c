@@ -14,8 +14,7 @@ struct filters {
     uint64_t max_size;
 };
 
-static ward_err filters_init(struct filters *f, const struct ward_policy *p,
-                             struct ward_diag *diag)
+static ward_err filters_init(struct filters *f, const struct ward_policy *p, struct ward_diag *diag)
 {
     memset(f, 0, sizeof *f);
     const char *re = ward_policy_str(p, "filter_name");
@@ -137,8 +136,7 @@ static void tally(const struct ward_judge_in *in, const bool *rm, const bool *fi
     if (!rm) {
         t->infected |= s->verdict == WARD_VERDICT_INFECTED;
         t->suspicious |= s->verdict == WARD_VERDICT_SUSPICIOUS;
-        t->notscanned |= s->verdict == WARD_VERDICT_NOT_SCANNED && !s->protected &&
-                         !t->protected;
+        t->notscanned |= s->verdict == WARD_VERDICT_NOT_SCANNED && !s->protected && !t->protected;
     }
     t->protected |= s->protected;
     t->notscanned |= in->mime->truncated;

@@ -37,10 +37,10 @@ struct ward_judgement {
     enum ward_mail_status status; /* after cleaning */
     enum ward_mail_status found;  /* before cleaning: what the message held */
     enum ward_mail_action action;
-    bool quarantine;              /* this policy keeps the original */
-    uint32_t *remove;             /* parts to replace by a notice, in document order */
+    bool quarantine;  /* this policy keeps the original */
+    uint32_t *remove; /* parts to replace by a notice, in document order */
     size_t n_remove;
-    char names[400];              /* %VIRUSNAME%: names, not-scanned reasons or filter hits */
+    char names[400]; /* %VIRUSNAME%: names, not-scanned reasons or filter hits */
 };
 
 ward_err ward_judge(const struct ward_policy *p, const struct ward_judge_in *in,

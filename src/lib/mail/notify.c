@@ -60,15 +60,14 @@ static void random_hex(char *out, size_t bytes)
 
 static ward_err report(const struct ward_notify_in *in, ward_buf *out)
 {
-    ward_err err = ward_buf_printf(out, "Status: %s\nAction: %s\n",
-                                   ward_mail_status_name(in->j->status),
-                                   ward_mail_action_name(in->j->action));
+    ward_err err =
+        ward_buf_printf(out, "Status: %s\nAction: %s\n", ward_mail_status_name(in->j->status),
+                        ward_mail_action_name(in->j->action));
     if (!err && in->quarantine_id && *in->quarantine_id)
         err = ward_buf_printf(out, "Quarantine: %s\n", in->quarantine_id);
-    static const char *const fields[][2] = {{"Sender", NULL}, {"Recipients", NULL},
-                                            {"Subject", NULL}, {"Message-ID", NULL}};
-    const char *vals[] = {in->mi->v.sender, in->mi->recipients, in->mi->subject,
-                          in->mi->messageid};
+    static const char *const fields[][2] = {
+        {"Sender", NULL}, {"Recipients", NULL}, {"Subject", NULL}, {"Message-ID", NULL}};
+    const char *vals[] = {in->mi->v.sender, in->mi->recipients, in->mi->subject, in->mi->messageid};
     for (size_t i = 0; i < 4 && !err; i++) {
         err = ward_buf_printf(out, "%s: ", fields[i][0]);
         if (!err)
@@ -78,13 +77,15 @@ static ward_err report(const struct ward_notify_in *in, ward_buf *out)
     }
     for (size_t i = 0; in->scan && i < in->scan->n_det && !err; i++) {
         const struct ward_mail_detection *d = &in->scan->det[i];
-        err = ward_buf_printf(out, "%s: ", d->verdict == WARD_VERDICT_NOT_SCANNED
-                                               ? "Not scanned"
-                                               : ward_verdict_name(d->verdict));
+        err = ward_buf_printf(
+            out, "%s: ",
+            d->verdict == WARD_VERDICT_NOT_SCANNED ? "Not scanned" : ward_verdict_name(d->verdict));
         if (!err)
-            err = ward_template_put(out, d->verdict == WARD_VERDICT_NOT_SCANNED
-                                             ? ward_reason_name(d->reason)
-                                             : d->name ? d->name : "",
+            err = ward_template_put(out,
+                                    d->verdict == WARD_VERDICT_NOT_SCANNED
+                                        ? ward_reason_name(d->reason)
+                                    : d->name ? d->name
+                                              : "",
                                     WARD_TMPL_TEXT);
         if (!err)
             err = ward_buf_puts(out, " in ");
@@ -123,8 +124,8 @@ ward_err ward_notify_compose(const struct ward_notify_in *in, enum ward_notice_t
             err = ward_template_put(out, addr, WARD_TMPL_HEADER);
     }
     if (!err)
-        err = ward_buf_printf(out,
-                              "\nSubject: Ward: %s message (", ward_mail_status_name(in->j->status));
+        err = ward_buf_printf(out, "\nSubject: Ward: %s message (",
+                              ward_mail_status_name(in->j->status));
     if (!err)
         err = ward_template_put(out, in->j->names, WARD_TMPL_HEADER);
     if (!err)

@@ -33,14 +33,14 @@ enum ward_notice_to {
 struct ward_notify_in {
     const struct ward_mail_ctx *ctx;
     const struct ward_mail_env *env;
-    const struct ward_policy *pol;   /* the policy of these recipients */
+    const struct ward_policy *pol; /* the policy of these recipients */
     const struct ward_judgement *j;
     const struct ward_msginfo *mi;
-    const char *const *rcpts;        /* the recipients this policy covers */
+    const char *const *rcpts; /* the recipients this policy covers */
     size_t n_rcpts;
-    const ward_buf *msg;             /* the original; NULL when it was not read */
+    const ward_buf *msg;               /* the original; NULL when it was not read */
     const struct ward_mail_scan *scan; /* NULL when not scanned */
-    const char *quarantine_id;       /* "" when not kept */
+    const char *quarantine_id;         /* "" when not kept */
 };
 
 /* Does the policy want a notice to `to` for this judgement? */
@@ -48,8 +48,8 @@ bool ward_notify_wanted(const struct ward_notify_in *in, enum ward_notice_to to)
 
 /* Write the notice (headers and body) for `to`, addressed to `addr`, into out. */
 ward_err ward_notify_compose(const struct ward_notify_in *in, enum ward_notice_to to,
-                             const char *addr, ward_buf *out, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+                             const char *addr, ward_buf *out,
+                             struct ward_diag *diag) WARD_MUST_CHECK;
 
 /*
  * Send the notices the policy wants, except those whose `done` flag is set

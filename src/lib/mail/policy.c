@@ -32,7 +32,7 @@ static bool is_group(const char *section)
 struct rx_slot {
     char *text; /* as compiled (with ^( )$ when whole) */
     regex_t rx;
-    bool ok;    /* false: it does not compile (never matches) */
+    bool ok; /* false: it does not compile (never matches) */
     uint64_t used;
 };
 
@@ -104,8 +104,8 @@ static const char *find_section(const ward_conf *users, const char *prefix, cons
     return NULL;
 }
 
-static const char *select_user_section(const ward_conf *users, const char *user,
-                                       const char *sender, const char *rcpt)
+static const char *select_user_section(const ward_conf *users, const char *user, const char *sender,
+                                       const char *rcpt)
 {
     const char *s = NULL;
     if (user && *user && !is_group(user) && user[0] != '|' && user[0] != '@')
@@ -129,8 +129,7 @@ static const char *select_user_section(const ward_conf *users, const char *user,
 }
 
 void ward_policy_select(struct ward_policy *p, const ward_conf *conf, const ward_conf *users,
-                        const char *agent, const char *user, const char *sender,
-                        const char *rcpt)
+                        const char *agent, const char *user, const char *sender, const char *rcpt)
 {
     p->conf = conf;
     p->users = users;

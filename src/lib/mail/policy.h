@@ -34,16 +34,15 @@
 #include "util/err.h"
 
 struct ward_policy {
-    const ward_conf *conf;  /* ward.conf (NULL: defaults only) */
-    const ward_conf *users; /* the user_config file, or NULL */
+    const ward_conf *conf;    /* ward.conf (NULL: defaults only) */
+    const ward_conf *users;   /* the user_config file, or NULL */
     const char *user_section; /* the matched section of users, or NULL */
     const char *sections[3];  /* the agent's section (if any), "global", NULL */
 };
 
 /* The policy of one recipient (rcpt may be NULL: the message as a whole). */
 void ward_policy_select(struct ward_policy *p, const ward_conf *conf, const ward_conf *users,
-                        const char *agent, const char *user, const char *sender,
-                        const char *rcpt);
+                        const char *agent, const char *user, const char *sender, const char *rcpt);
 
 /* The option's value along the chain; NULL when unset everywhere. */
 const char *ward_policy_str(const struct ward_policy *p, const char *key);

@@ -96,8 +96,8 @@ static ward_err read_message(int fd, uint64_t max, ward_buf *b, bool *too_big,
     if (r < 0)
         return ward_diag_set(diag, WARD_ERR_IO, "message: read: %s", strerror(errno));
     if ((size_t)r != n)
-        return ward_diag_set(diag, WARD_ERR_IO, "message: shrank while read (%zd of %zu bytes)",
-                             r, n);
+        return ward_diag_set(diag, WARD_ERR_IO, "message: shrank while read (%zd of %zu bytes)", r,
+                             n);
     b->len = n;
     b->data[n] = 0;
     return WARD_OK;
@@ -151,8 +151,7 @@ static void after_effects(const struct ward_mail_ctx *ctx, const struct ward_mai
         return;
     for (size_t i = 0; i < n; i++) {
         const struct plan *p = &plans[i];
-        if (p->same_as != i || p->j.status == WARD_MAIL_CLEAN ||
-            p->j.status == WARD_MAIL_UNSCANNED)
+        if (p->same_as != i || p->j.status == WARD_MAIL_CLEAN || p->j.status == WARD_MAIL_UNSCANNED)
             continue;
         size_t k = 0;
         for (size_t r = 0; r < env->n_rcpts; r++)
@@ -162,8 +161,15 @@ static void after_effects(const struct ward_mail_ctx *ctx, const struct ward_mai
         if (ward_msginfo_init(&mi, ctx, env, mime, &p->j) != WARD_OK)
             break;
         struct ward_notify_in in = {
-            .ctx = ctx, .env = env, .pol = &p->pol, .j = &p->j, .mi = &mi,
-            .rcpts = rcpts, .n_rcpts = k, .msg = msg, .scan = mime ? &res->scan : NULL,
+            .ctx = ctx,
+            .env = env,
+            .pol = &p->pol,
+            .j = &p->j,
+            .mi = &mi,
+            .rcpts = rcpts,
+            .n_rcpts = k,
+            .msg = msg,
+            .scan = mime ? &res->scan : NULL,
             .quarantine_id = res->quarantine_id,
         };
         (void)ward_notify(&in, done);
@@ -171,8 +177,8 @@ static void after_effects(const struct ward_mail_ctx *ctx, const struct ward_mai
         if (!script_done && script && *script) {
             struct ward_diag d;
             script_done = true;
-            if (ward_mail_script(script, ward_policy_u64(&p->pol, "exec_script_timeout"), env,
-                                 res, &mi, &d))
+            if (ward_mail_script(script, ward_policy_u64(&p->pol, "exec_script_timeout"), env, res,
+                                 &mi, &d))
                 WARD_LOG_WARN("exec_script: %s", d.msg);
         }
         ward_msginfo_free(&mi);
@@ -218,8 +224,8 @@ ward_err ward_mail_process(const struct ward_mail_ctx *ctx, int msg_fd,
             max = PROCESS_MAX_MESSAGE;
         err = read_message(msg_fd, max, &msg, &too_big, diag);
         if (!err && !too_big) {
-            err = ward_mime_parse(msg.data ? msg.data : (const uint8_t *)"", msg.len, NULL,
-                                  &mime, diag);
+            err = ward_mime_parse(msg.data ? msg.data : (const uint8_t *)"", msg.len, NULL, &mime,
+                                  diag);
             parsed = !err;
         }
         if (!err && parsed) {

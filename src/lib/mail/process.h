@@ -56,7 +56,7 @@ const char *ward_mail_action_name(enum ward_mail_action a);
 const char *ward_mail_status_name(enum ward_mail_status s);
 
 struct ward_mail_env {
-    const char *sender;             /* envelope sender; "" for the null sender */
+    const char *sender; /* envelope sender; "" for the null sender */
     const char *const *rcpts;
     size_t n_rcpts;
     const char *client_addr, *helo; /* NULL when unknown */
@@ -73,26 +73,26 @@ struct ward_mail_rcpt {
 };
 
 struct ward_mail_result {
-    enum ward_mail_action action;   /* the recipients' common action, or the first's */
+    enum ward_mail_action action; /* the recipients' common action, or the first's */
     enum ward_mail_status status;
-    char reply[512];                /* SMTP reply line for action (2xx for accept) */
+    char reply[512]; /* SMTP reply line for action (2xx for accept) */
     bool rcpts_differ;
-    struct ward_mail_rcpt *rcpts;   /* one per envelope recipient, in order */
+    struct ward_mail_rcpt *rcpts; /* one per envelope recipient, in order */
     size_t n_rcpts;
-    struct ward_mail_scan scan;     /* detections with their paths */
-    int out_fd;                     /* the changed message at offset 0, or -1: unchanged */
+    struct ward_mail_scan scan;           /* detections with their paths */
+    int out_fd;                           /* the changed message at offset 0, or -1: unchanged */
     char quarantine_id[WARD_QID_LEN + 1]; /* "" when not kept */
 };
 
 /* What the caller (wardd) provides; everything is borrowed. */
 struct ward_mail_ctx {
     ward_scanner *scanner;
-    const ward_conf *conf;          /* ward.conf */
-    const ward_conf *users;         /* the user_config file, or NULL */
-    ward_quarantine *store;         /* NULL: quarantining fails (and defers) */
-    struct ward_scan_opts scan;     /* limits, cache, tmpdir */
+    const ward_conf *conf;      /* ward.conf */
+    const ward_conf *users;     /* the user_config file, or NULL */
+    ward_quarantine *store;     /* NULL: quarantining fails (and defers) */
+    struct ward_scan_opts scan; /* limits, cache, tmpdir */
     const char *hostname;
-    const char *db_version;         /* for X-Virus-Scanner: "27000/Tue Nov 25 10:08:42 2026" */
+    const char *db_version; /* for X-Virus-Scanner: "27000/Tue Nov 25 10:08:42 2026" */
 };
 
 ward_err ward_mail_process(const struct ward_mail_ctx *ctx, int msg_fd,

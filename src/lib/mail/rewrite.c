@@ -144,8 +144,8 @@ static ward_err add_body_notes(ward_medit *e, const char *dir, enum ward_mail_st
     for (int i = 0; i < 4 && !err; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s_%s.%s", pos[i], body_kind(s), ext[i]);
-        err = expand_file(dir, name, mi, i < 2 ? WARD_TMPL_TEXT : WARD_TMPL_HTML, &tmp,
-                          &text[i], diag);
+        err = expand_file(dir, name, mi, i < 2 ? WARD_TMPL_TEXT : WARD_TMPL_HTML, &tmp, &text[i],
+                          diag);
     }
     const char *t[4];
     for (int i = 0; i < 4; i++)
@@ -179,9 +179,9 @@ static ward_err record_edits(ward_medit *e, const struct ward_mail_ctx *ctx,
         ward_buf_reset(&val);
         err = ward_medit_remove_header(e, "X-Ward-Result");
         if (!err)
-            err = ward_buf_printf(&val, "Ward %s, database %s", WARD_VERSION,
-                                  ctx->db_version && *ctx->db_version ? ctx->db_version
-                                                                      : "unknown");
+            err =
+                ward_buf_printf(&val, "Ward %s, database %s", WARD_VERSION,
+                                ctx->db_version && *ctx->db_version ? ctx->db_version : "unknown");
         if (!err)
             err = ward_medit_add_header(e, "X-Virus-Scanner", ward_buf_str(&val));
         ward_buf_reset(&val);
@@ -213,8 +213,7 @@ static ward_err record_edits(ward_medit *e, const struct ward_mail_ctx *ctx,
 
 ward_err ward_rewrite_message(const struct ward_mail_ctx *ctx, const struct ward_policy *p,
                               const ward_mime *m, const struct ward_judgement *j,
-                              const struct ward_msginfo *mi, int *out_fd,
-                              struct ward_diag *diag)
+                              const struct ward_msginfo *mi, int *out_fd, struct ward_diag *diag)
 {
     ward_medit *e = NULL;
     *out_fd = -1;
@@ -226,13 +225,12 @@ ward_err ward_rewrite_message(const struct ward_mail_ctx *ctx, const struct ward
         int fd = ward_tmpfile(ctx->scan.tmpdir);
         if (fd < 0) {
             err = ward_diag_set(diag, WARD_ERR_IO, "changed message: temporary file in %s: %s",
-                                ctx->scan.tmpdir ? ctx->scan.tmpdir : "$TMPDIR",
-                                strerror(errno));
+                                ctx->scan.tmpdir ? ctx->scan.tmpdir : "$TMPDIR", strerror(errno));
         } else {
             err = ward_medit_write(e, fd, diag);
             if (!err && lseek(fd, 0, SEEK_SET) != 0)
-                err = ward_diag_set(diag, WARD_ERR_IO, "changed message: seek: %s",
-                                    strerror(errno));
+                err =
+                    ward_diag_set(diag, WARD_ERR_IO, "changed message: seek: %s", strerror(errno));
             if (err)
                 close(fd);
             else

@@ -44,7 +44,6 @@ ward_err ward_rewrite_message(const struct ward_mail_ctx *ctx, const struct ward
 ward_err ward_rewrite_quarantine(const struct ward_mail_ctx *ctx, const struct ward_mail_env *env,
                                  int msg_fd, const ward_buf *msg, const struct ward_mail_scan *scan,
                                  const struct ward_judgement *j, const struct ward_msginfo *mi,
-                                 char id[WARD_QID_LEN + 1], struct ward_diag *diag)
-    WARD_MUST_CHECK;
+                                 char id[WARD_QID_LEN + 1], struct ward_diag *diag) WARD_MUST_CHECK;
 
 #endif

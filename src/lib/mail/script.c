@@ -66,8 +66,7 @@ ward_err ward_spawn_wait(pid_t pid, int64_t deadline_ms, const char *what, struc
             kill(pid, SIGKILL);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-            return ward_diag_set(diag, WARD_ERR_TIMEOUT, "%s: killed after its time ran out",
-                                 what);
+            return ward_diag_set(diag, WARD_ERR_TIMEOUT, "%s: killed after its time ran out", what);
         }
         /* short naps first: most programs finish in milliseconds */
         struct timespec ts = {0, (naps < 20 ? 1 : 20) * 1000000L};

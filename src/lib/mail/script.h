@@ -34,8 +34,8 @@ int64_t ward_clock_ms(void);
 ward_err ward_spawn(const char *const *argv, const char *const *envp, int stdin_fd, pid_t *pid,
                     struct ward_diag *diag) WARD_MUST_CHECK;
 /* Wait for it until deadline_ms (ward_clock_ms), else kill its group; non-zero exit is an error. */
-ward_err ward_spawn_wait(pid_t pid, int64_t deadline_ms, const char *what, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+ward_err ward_spawn_wait(pid_t pid, int64_t deadline_ms, const char *what,
+                         struct ward_diag *diag) WARD_MUST_CHECK;
 
 /* Run exec_script (path) for a processed message, bounded by timeout_s. */
 ward_err ward_mail_script(const char *path, uint64_t timeout_s, const struct ward_mail_env *env,

@@ -236,8 +236,8 @@ static ward_err sendmail_send(const struct ward_sendmsg *s, int64_t deadline, co
                               const char *const *rcpts, size_t n, const void *msg, size_t len,
                               struct ward_diag *diag)
 {
-    const char *path = s->sendmail_path && *s->sendmail_path ? s->sendmail_path
-                                                             : "/usr/sbin/sendmail";
+    const char *path =
+        s->sendmail_path && *s->sendmail_path ? s->sendmail_path : "/usr/sbin/sendmail";
     const char **argv = calloc(n + 6, sizeof *argv);
     if (!argv)
         return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");

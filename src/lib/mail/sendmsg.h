@@ -27,7 +27,7 @@ struct ward_sendmsg {
 
 /* from "" is the null sender <> (notices use it, so they never bounce). */
 ward_err ward_sendmsg(const struct ward_sendmsg *s, const char *from, const char *const *rcpts,
-                      size_t n_rcpts, const void *msg, size_t len, struct ward_diag *diag)
-    WARD_MUST_CHECK;
+                      size_t n_rcpts, const void *msg, size_t len,
+                      struct ward_diag *diag) WARD_MUST_CHECK;
 
 #endif

@@ -36,19 +36,17 @@ static const struct builtin builtins[] = {
     {"footer_notscanned.txt", "\n-- \nNot fully scanned by Ward on %HOSTNAME%: %VIRUSNAME%.\n"},
     {"footer_notscanned.html",
      "<p><small>Not fully scanned by Ward on %HOSTNAME%: %VIRUSNAME%.</small></p>\n"},
-    {"removed.txt",
-     "Ward removed an attachment from this message: %VIRUSNAME%.\n"
-     "Ask the sender for a safe copy if you need it.\n"},
+    {"removed.txt", "Ward removed an attachment from this message: %VIRUSNAME%.\n"
+                    "Ask the sender for a safe copy if you need it.\n"},
     {"notify_sender.txt",
      "Your message to %RECIPIENTS% (subject \"%SUBJECT%\", %DATE%) was not delivered as sent:\n"
      "Ward on %HOSTNAME% found %VIRUSNAME%; action: %ACTION%.\n"},
     {"notify_recipients.txt",
      "A message from %SENDER% to you (subject \"%SUBJECT%\", %DATE%) was not delivered as sent:\n"
      "Ward on %HOSTNAME% found %VIRUSNAME%; action: %ACTION%.\n"},
-    {"notify_admin.txt",
-     "Ward on %HOSTNAME% found %VIRUSNAME% in a message.\n\n"
-     "Sender:     %SENDER%\nRecipients: %RECIPIENTS%\nSubject:    %SUBJECT%\n"
-     "Message-ID: %MESSAGEID%\nDate:       %DATE%\nAction:     %ACTION%\n"},
+    {"notify_admin.txt", "Ward on %HOSTNAME% found %VIRUSNAME% in a message.\n\n"
+                         "Sender:     %SENDER%\nRecipients: %RECIPIENTS%\nSubject:    %SUBJECT%\n"
+                         "Message-ID: %MESSAGEID%\nDate:       %DATE%\nAction:     %ACTION%\n"},
 };
 
 const char *ward_template_builtin(const char *name)

@@ -40,8 +40,7 @@ ward_err ward_template_expand(const char *tmpl, const struct ward_tmpl_vars *v,
                               enum ward_tmpl_ctx ctx, ward_buf *out) WARD_MUST_CHECK;
 
 /* Append one value (from the message or the envelope) made safe for ctx. */
-ward_err ward_template_put(ward_buf *out, const char *val, enum ward_tmpl_ctx ctx)
-    WARD_MUST_CHECK;
+ward_err ward_template_put(ward_buf *out, const char *val, enum ward_tmpl_ctx ctx) WARD_MUST_CHECK;
 
 /* The built-in text of a template ("footer_infected.txt"), "" for an unknown name. */
 const char *ward_template_builtin(const char *name);
