@@ -9,6 +9,9 @@
  * both MTAs write it), CRLF line ends as on the wire, then the body bytes as
  * received (the milter protocol carries the body in SMTP form, CRLF).
  *
+ * The spool starts as a memfd and moves to an unlinked file in tmp_dir
+ * past 2 MiB (see spool()).
+ *
  * Callbacks whose reply the MTA agreed to skip (SMFIP_NR_*) return
  * SMFIS_NOREPLY; a failure before the end of the message is remembered and
  * turns into a temporary failure there.
@@ -19,6 +22,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -201,6 +205,35 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
     return cont(c, SMFIP_NR_HDR);
 }
 
+/*
+ * A message starts in memory (memfd: no filesystem work for the many small
+ * messages) and moves to an unlinked file in tmp_dir when it grows past
+ * MEM_SPOOL, so that big messages do not sit in RAM.
+ */
+#define MEM_SPOOL (2u << 20)
+
+static bool to_file(struct milter_msg *m)
+{
+    int fd = ward_tmpfile(milter_cfg.tmpdir[0] ? milter_cfg.tmpdir : NULL);
+    if (fd < 0)
+        return false;
+    /* copy_file_range refuses tmpfs to another filesystem on many kernels */
+    char buf[64 << 10];
+    for (uint64_t off = 0; off < m->size;) {
+        size_t want = m->size - off < sizeof buf ? (size_t)(m->size - off) : sizeof buf;
+        if (ward_pread_full(m->fd, buf, want, (off_t)off) != (ssize_t)want ||
+            ward_write_full(fd, buf, want)) {
+            close(fd);
+            return false;
+        }
+        off += want;
+    }
+    close(m->fd);
+    m->fd = fd;
+    m->in_mem = false;
+    return true;
+}
+
 static void spool(struct milter_msg *m, const void *p, size_t n)
 {
     if (m->failed)
@@ -208,6 +241,12 @@ static void spool(struct milter_msg *m, const void *p, size_t n)
     if (milter_cfg.max_size && m->size + n > milter_cfg.max_size) {
         m->too_big = true;
         msg_fail(m, "message too big");
+        return;
+    }
+    if (m->in_mem && m->size + n > MEM_SPOOL && !to_file(m)) {
+        char why[128];
+        snprintf(why, sizeof why, "cannot create a spool file: %s", strerror(errno));
+        msg_fail(m, why);
         return;
     }
     if (ward_write_full(m->fd, p, n)) {
@@ -224,7 +263,10 @@ static void open_spool(struct milter_msg *m)
 {
     if (m->fd >= 0 || m->failed)
         return;
-    m->fd = ward_tmpfile(milter_cfg.tmpdir[0] ? milter_cfg.tmpdir : NULL);
+    m->fd = memfd_create("ward-milter", MFD_CLOEXEC);
+    m->in_mem = m->fd >= 0;
+    if (m->fd < 0)
+        m->fd = ward_tmpfile(milter_cfg.tmpdir[0] ? milter_cfg.tmpdir : NULL);
     if (m->fd < 0) {
         char why[128];
         snprintf(why, sizeof why, "cannot create a spool file: %s", strerror(errno));

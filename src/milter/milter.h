@@ -3,7 +3,7 @@
  *
  * The MTA streams one message per transaction: envelope, header fields,
  * body chunks. ward-milter rebuilds the message as the MTA will deliver it
- * into an unlinked temporary file, hands that file to wardd (MAILSCAN,
+ * into memory or an unlinked temporary file, hands that file to wardd (MAILSCAN,
  * proto/mailproto.h) at end of message and maps wardd's policy result to
  * milter replies and the smallest set of milter modifications.
  *
@@ -39,7 +39,8 @@ struct milter_msg {
     char **rcpts;
     size_t n_rcpts, cap_rcpts;
     ward_buf head;           /* the header block as spooled (fields, then the empty line) */
-    int fd;                  /* unlinked spool file, -1 until the end of the headers */
+    int fd;                  /* memfd or unlinked spool file, -1 until the end of the headers */
+    bool in_mem;             /* fd is a memfd */
     uint64_t size;           /* bytes in the spool */
     bool failed;             /* something went wrong: temporary failure at the end */
     bool too_big;

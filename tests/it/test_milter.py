@@ -12,6 +12,7 @@ import shutil
 import smtplib
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -325,3 +326,16 @@ def test_too_big_message_refused(mta):
     code, text = send(p.port, with_attachment(random.Random(2).randbytes(20000)))
     assert code == 552 and "5.3.4" in text, (code, text)
     assert send(p.port, message())[0] == 250
+
+
+def test_big_message_moves_to_a_spool_file_intact(mta):
+    """Past 2 MiB the spool leaves memory for an unlinked file in tmp_dir."""
+    spool = pathlib.Path(tempfile.mkdtemp(prefix="ward-milter-spool."))
+    p, m, _ = mta(milter_extra=f"tmp_dir = {spool}\n")
+    msg = with_attachment(random.Random(3).randbytes(3 << 20), name="big.bin")
+    assert send(p.port, msg)[0] == 250
+    got = p.wait_delivered(1, timeout=60)[0]
+    assert strip_postfix_lines(got) == msg
+    assert ": clean: accepted" in m.logtext()
+    assert list(spool.iterdir()) == []  # unlinked
+    spool.rmdir()

@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""Postfix with ward-milter vs Postfix alone vs Postfix with clamav-milter + clamd.
+
+One run, one machine, the same signature database for both scanners (the scan benchmark's
+10,000 .ndb + 100,000 .hsb of gen_db.py, plus Ward's EICAR line), a private Postfix from Debian
+on 127.0.0.1 per setup (tests/it/postfix_peer.py) whose only change between setups is
+smtpd_milters:
+
+  none           Postfix alone: the ceiling of this path on this machine
+  null-milter    Postfix with a milter that does nothing (bench/null_milter.c, libmilter):
+                 the ceiling of any milter, i.e. Postfix's own cost of the milter protocol
+  ward-milter    ward-milter -> wardd (MAILSCAN, the message as a passed descriptor)
+  clamav-milter  Debian's clamav-milter -> clamd (the message streamed with INSTREAM)
+
+Load: 20 KB messages with one base64 attachment, every message unique (a random attachment
+each, so no verdict cache helps either scanner), sent by 50 SMTP sessions at once from a
+threaded client, each session sending its messages over one connection; messages/s over the
+whole run, and the time from the end of DATA to Postfix's 250 per message (the part of the
+transaction the milter adds to), p50 and p99. The same from one session (no queueing), so the
+added latency per message is visible without the load. Postfix delivers to discard(8), so the
+figures are of the SMTP side where the milter sits, not of mailbox writing. smtp-source
+(Postfix's own load client) is run too with its default message for a cross-check.
+
+CPU: user+system seconds of the scanning processes (wardd + ward-milter; clamd +
+clamav-milter) per message, from /proc.
+
+Needs root (a private Postfix), postfix, clamav-daemon and clamav-milter; outputs go to
+OUTDIR/milter/ (default bench/out/milter/).
+"""
+
+import argparse
+import base64
+import json
+import os
+import random
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "it"))
+import daemon_bench  # noqa: E402
+import gen_db  # noqa: E402
+from postfix_peer import Postfix  # noqa: E402
+
+SESSIONS = 50
+
+
+def make_message(i, rng):
+    """About 20 KB: a short text part and a 14 KB attachment, unique per message."""
+    att = base64.encodebytes(rng.randbytes(14600)).replace(b"\n", b"\r\n")
+    return (b"From: Load <load@example.org>\r\nTo: bob@example.com\r\n"
+            b"Subject: load " + str(i).encode() + b"\r\n"
+            b"Date: Thu, 26 Nov 2026 01:00:00 +0000\r\n"
+            b"Message-ID: <load-" + str(i).encode() + b"@example.org>\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+            b"--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+            b"The figures are attached.\r\n"
+            b"--b1\r\nContent-Type: application/octet-stream; name=\"figures.bin\"\r\n"
+            b"Content-Disposition: attachment; filename=\"figures.bin\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + att + b"--b1--\r\n")
+
+
+def session(port, msgs, lat, errors):
+    """One SMTP session sending msgs; appends (end-of-DATA -> reply) seconds to lat."""
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
+            s.ehlo("load.example.org")
+            for m in msgs:
+                s.mail("load@example.org")
+                s.rcpt("bob@example.com")
+                s.putcmd("data")
+                code, _ = s.getreply()
+                if code != 354:
+                    errors.append(code)
+                    s.rset()
+                    continue
+                s.send(m + b".\r\n")
+                t0 = time.perf_counter()
+                code, _ = s.getreply()
+                lat.append(time.perf_counter() - t0)
+                if code != 250:
+                    errors.append(code)
+    except (OSError, smtplib.SMTPException) as e:
+        errors.append(str(e))
+
+
+def load(port, messages, sessions):
+    """Send all messages over `sessions` parallel sessions: (seconds, latencies, errors)."""
+    per = [messages[i::sessions] for i in range(sessions)]
+    lat, errors = [], []
+    threads = [threading.Thread(target=session, args=(port, p, lat, errors)) for p in per]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, sorted(lat), errors
+
+
+def cpu_of(pids):
+    return sum(daemon_bench.proc_cpu(p) for p in pids if p)
+
+
+class Milter:
+    def __init__(self, cmd, sock, workdir):
+        self.sock = sock
+        out = open(os.path.join(workdir, "milter.out"), "ab")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"milter_bench: {cmd[0]} did not start; see {workdir}")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def run_setup(name, tmp, milter_spec, scan_pids, a, rng_seed):
+    pdir = os.path.join(tmp, "postfix-" + name)
+    os.makedirs(pdir)
+    milters = (f"smtpd_milters = {milter_spec}\nmilter_default_action = tempfail\n"
+               "milter_protocol = 6\n") if milter_spec else ""
+    p = Postfix(pdir, "bench", main_extra=milters + "virtual_transport = discard\n"
+                "smtpd_client_connection_count_limit = 0\n"
+                "smtpd_client_message_rate_limit = 0\ndefault_process_limit = 200\n")
+    try:
+        rng = random.Random(rng_seed)
+        warm = [make_message(-i - 1, rng) for i in range(20)]
+        load(p.port, warm, 4)
+        one = [make_message(10_000_000 + i, rng) for i in range(a.single)]
+        _, lat1, err1 = load(p.port, one, 1)
+        msgs = [make_message(i, rng) for i in range(a.messages)]
+        c0 = cpu_of(scan_pids())
+        m0 = daemon_bench.machine_cpu()
+        secs, lat, err = load(p.port, msgs, SESSIONS)
+        m1 = daemon_bench.machine_cpu()
+        cpu = cpu_of(scan_pids()) - c0
+        t0 = time.perf_counter()
+        src = subprocess.run(["/usr/sbin/smtp-source", "-s", str(SESSIONS), "-m",
+                              str(a.messages), "-l", "20480", "-d", "-f", "load@example.org",
+                              "-t", "bob@example.com", f"127.0.0.1:{p.port}"],
+                             capture_output=True, text=True, timeout=1800)
+        src_secs = time.perf_counter() - t0
+        return {
+            "setup": name,
+            "messages": a.messages,
+            "errors": len(err) + len(err1),
+            "msgs_per_s": a.messages / secs,
+            "p50_ms": daemon_bench.pct(lat, 50) * 1000,
+            "p99_ms": daemon_bench.pct(lat, 99) * 1000,
+            "single_p50_ms": daemon_bench.pct(lat1, 50) * 1000,
+            "single_p99_ms": daemon_bench.pct(lat1, 99) * 1000,
+            "scan_cpu_ms_per_msg": cpu / a.messages * 1000,
+            # all processes (Postfix, the scanner, the load client): busy share of the machine
+            "machine_busy": (m1[0] - m0[0]) / max(1, m1[1] - m0[1]),
+            "machine_cpu_ms_per_msg": (m1[0] - m0[0]) / daemon_bench.CLK_TCK / a.messages * 1000,
+            "smtp_source_msgs_per_s": a.messages / src_secs if src.returncode == 0 else None,
+        }
+    finally:
+        p.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--outdir", default=os.path.join(HERE, "out"))
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--single", type=int, default=300, help="messages of the one-session run")
+    ap.add_argument("--rounds", type=int, default=1)
+    a = ap.parse_args()
+    out = os.path.join(os.path.abspath(a.outdir), "milter")
+    os.makedirs(out, exist_ok=True)
+    dbdir = os.path.join(os.path.abspath(a.outdir), "db")
+    if not os.path.exists(os.path.join(dbdir, "bench.ndb")):
+        gen_db.generate(dbdir, 1)
+    shutil.copy(os.path.join(ROOT, "db", "ward.ndb"), os.path.join(dbdir, "ward.ndb"))
+    threads = 2 * os.cpu_count()
+    tmp = tempfile.mkdtemp(prefix="milter_bench.")
+    os.chmod(tmp, 0o755)
+    clamd_bin = daemon_bench.find_clamd()
+    wardd = daemon_bench.Wardd(os.path.join(tmp, "wardd"), dbdir, threads,
+                               os.path.join(a.build, "src", "wardd", "wardd"),
+                               os.path.join(a.outdir, "cache"))
+    clamd = daemon_bench.Clamd(os.path.join(tmp, "clamd"), dbdir, threads, clamd_bin)
+    results = []
+    milters = []
+    try:
+        wardd.start()
+        clamd.start(timeout=600)
+        wm_dir = os.path.join(tmp, "ward-milter")
+        os.makedirs(wm_dir)
+        wm_sock = os.path.join(wm_dir, "sock")
+        with open(os.path.join(wm_dir, "ward.conf"), "w") as f:
+            f.write(f"[milter]\nsocket = unix:{wm_sock}\nsocket_mode = 0666\n"
+                    f"wardd_socket = {wardd.sock}\npid_file = {wm_dir}/pid\n"
+                    f"log_file = {wm_dir}/log\nlog_level = notice\n")
+        wm = Milter([os.path.join(a.build, "src", "milter", "ward-milter"), "--foreground",
+                     "--config", os.path.join(wm_dir, "ward.conf")], wm_sock, wm_dir)
+        milters.append(wm)
+        cm_dir = os.path.join(tmp, "clamav-milter")
+        os.makedirs(cm_dir)
+        cm_sock = os.path.join(cm_dir, "sock")
+        with open(os.path.join(cm_dir, "clamav-milter.conf"), "w") as f:
+            f.write(f"MilterSocket unix:{cm_sock}\nMilterSocketMode 666\nFixStaleSocket yes\n"
+                    f"ClamdSocket unix:{clamd.sock}\nForeground yes\n"
+                    f"PidFile {cm_dir}/pid\nTemporaryDirectory {cm_dir}\n"
+                    f"LogFile {cm_dir}/log\nOnInfected Reject\nOnFail Defer\n"
+                    "AddHeader No\nMaxFileSize 25M\nReadTimeout 120\n")
+        cm = Milter(["/usr/sbin/clamav-milter", "-c", os.path.join(cm_dir, "clamav-milter.conf")],
+                    cm_sock, cm_dir)
+        milters.append(cm)
+        nm_dir = os.path.join(tmp, "null-milter")
+        os.makedirs(nm_dir)
+        nm_bin = os.path.join(nm_dir, "null_milter")
+        subprocess.run(["cc", "-O2", "-o", nm_bin, os.path.join(HERE, "null_milter.c"),
+                        "-lmilter"], check=True)
+        nm_sock = os.path.join(nm_dir, "sock")
+        nm = Milter([nm_bin, f"unix:{nm_sock}"], nm_sock, nm_dir)
+        os.chmod(nm_sock, 0o666)
+        milters.append(nm)
+        setups = [("none", None, lambda: []),
+                  ("null-milter", f"unix:{nm_sock}", lambda: [nm.proc.pid]),
+                  ("ward-milter", f"unix:{wm_sock}", lambda: [wardd.pid, wm.proc.pid]),
+                  ("clamav-milter", f"unix:{cm_sock}", lambda: [clamd.pid, cm.proc.pid])]
+        for r in range(a.rounds):
+            for name, spec, pids in setups:
+                res = run_setup(name + f"-{r}", tmp, spec, pids, a, 1000 * r + 7)
+                res["setup"] = name
+                res["round"] = r
+                results.append(res)
+                print(json.dumps(res), flush=True)
+    finally:
+        for m in milters:
+            m.stop()
+        wardd.stop()
+        clamd.stop()
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    base = {r["round"]: r for r in results if r["setup"] == "none"}
+    lines = ["| setup | msgs/s (50 sessions) | vs Postfix alone | p50 / p99 ms | added p50 / p99 ms"
+             " | 1 session p50 / p99 ms | added p50 (1 session) | scan CPU ms/msg | smtp-source"
+             " msgs/s | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        b = base[r["round"]]
+        lines.append(
+            f"| {r['setup']} | {r['msgs_per_s']:.0f} | {100 * r['msgs_per_s'] / b['msgs_per_s']:.0f} %"
+            f" | {r['p50_ms']:.1f} / {r['p99_ms']:.1f}"
+            f" | {r['p50_ms'] - b['p50_ms']:+.1f} / {r['p99_ms'] - b['p99_ms']:+.1f}"
+            f" | {r['single_p50_ms']:.2f} / {r['single_p99_ms']:.2f}"
+            f" | {r['single_p50_ms'] - b['single_p50_ms']:+.2f}"
+            f" | {r['scan_cpu_ms_per_msg']:.2f}"
+            f" | {r['smtp_source_msgs_per_s'] or 0:.0f} | {r['errors']} |")
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
