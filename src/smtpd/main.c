@@ -144,12 +144,16 @@ int main(int argc, char **argv)
         sev[i] = evsignal_new(sd.base, sigs[i], on_signal, &sd);
         event_add(sev[i], NULL);
     }
-    const char *fwd = cfg.hop == HOP_LMTP_CMD ? cfg.hop_cmd : cfg.hop_host;
-    ward_log(WARD_LOG_NOTICE, "ward-smtpd %s listening (%s) on %s port %u, next hop %s %s%s%u%s",
+    char hop[1100];
+    if (cfg.hop == HOP_LMTP_CMD)
+        snprintf(hop, sizeof hop, "LMTP to (%s)", cfg.hop_cmd);
+    else
+        snprintf(hop, sizeof hop, "%s %s port %u", cfg.hop == HOP_SMTP ? "SMTP" : "LMTP",
+                 cfg.hop_host, cfg.hop_port);
+    ward_log(WARD_LOG_NOTICE, "ward-smtpd %s listening (%s) on %s port %u, next hop %s%s",
              WARD_VERSION, cfg.listen_lmtp ? "LMTP" : "SMTP",
-             cfg.listen_addr[0] ? cfg.listen_addr : "127.0.0.1", cfg.listen_port,
-             cfg.hop == HOP_SMTP ? "SMTP" : "LMTP", fwd, cfg.hop == HOP_LMTP_CMD ? "" : " port ",
-             cfg.hop == HOP_LMTP_CMD ? 0 : cfg.hop_port, cfg.scan ? "" : " (not scanning)");
+             cfg.listen_addr[0] ? cfg.listen_addr : "127.0.0.1", cfg.listen_port, hop,
+             cfg.scan ? "" : " (not scanning)");
     event_base_dispatch(sd.base);
     evconnlistener_free(sd.listener);
     while (sd.sessions)

@@ -344,9 +344,22 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
         return;
     }
     s->sender = strndup(p.addr, p.addr_len);
-    /* the parameters wait in first_fail until XFORWARD is answered */
-    snprintf(s->first_fail, sizeof s->first_fail, "%s%.*s", p.params_len ? " " : "",
-             (int)p.params_len, p.params);
+    /* The parameters go on unchanged but SIZE, which we offer whether or
+       not the next hop does. They wait in first_fail until XFORWARD is
+       answered. */
+    size_t fl = 0;
+    s->first_fail[0] = 0;
+    for (size_t i = 0; i < p.n_params; i++) {
+        const struct ward_smtp_param *q = &p.param[i];
+        if (q->key_len == 4 && strncasecmp(q->key, "SIZE", 4) == 0 &&
+            !(smtpd_hop_ext(s->hop) & EXT_SIZE))
+            continue;
+        int n = snprintf(s->first_fail + fl, sizeof s->first_fail - fl, " %.*s",
+                         (int)(q->val ? (size_t)(q->val + q->val_len - q->key) : q->key_len),
+                         q->key);
+        if (n > 0 && (size_t)n < sizeof s->first_fail - fl)
+            fl += (size_t)n;
+    }
     wait_hop(s);
     char line[2 * WARD_SMTP_MAX_CMD + 32];
     int n = snprintf(line, sizeof line, "XFORWARD");
@@ -659,6 +672,11 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 {
     struct smtpd_session *s = arg;
     (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* the TLS handshake after STARTTLS is done */
+        ward_log(WARD_LOG_INFO, "%s: TLS established", s->peer);
+        return;
+    }
     if (s->free_pending)
         return;
     if (s->state == ST_CLOSING) {

@@ -374,6 +374,159 @@ def test_wardd_down_defers_then_delivers_once(chain):
     assert b"Subject: waiting" in got[0]
 
 
+# ---- LMTP on both sides: Postfix's lmtp client, Dovecot's LMTP server --------
+
+DOVECOT = "/usr/sbin/dovecot"
+DOVECOT_LMTP = "/usr/lib/dovecot/lmtp"
+
+
+class Dovecot:
+    """A private Dovecot with only its LMTP service, delivering every
+    recipient's mail to MAILDIR/<local part>/Maildir as user nobody."""
+
+    def __init__(self, tmp):
+        self.tmp = pathlib.Path(tmp)
+        self.port = free_port()
+        for d in ("run", "state", "mail"):
+            (self.tmp / d).mkdir(parents=True, exist_ok=True)
+        os.chown(self.tmp / "mail", 65534, 65534)
+        self.conf = self.tmp / "dovecot.conf"
+        self.conf.write_text(f"""\
+base_dir = {self.tmp}/run
+state_dir = {self.tmp}/state
+log_path = {self.tmp}/dovecot.log
+instance_name = ward-test-{self.port}
+protocols = lmtp
+ssl = no
+listen = 127.0.0.1
+mail_location = maildir:{self.tmp}/mail/%n/Maildir
+auth_username_format = %Ln
+userdb {{
+  driver = static
+  args = uid=65534 gid=65534 home={self.tmp}/mail/%n
+}}
+passdb {{
+  driver = static
+  args = nopassword=y
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+}}
+""")
+        # the daemon keeps inherited pipes open: no output capture
+        subprocess.run([DOVECOT, "-c", str(self.conf)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
+        wait_for(lambda: _listening(self.port), 20, "dovecot")
+
+    def command(self):
+        """The standalone LMTP server on standard input and output."""
+        return f"{DOVECOT_LMTP} -c {self.conf}"
+
+    def delivered(self, user):
+        d = self.tmp / "mail" / user / "Maildir" / "new"
+        return sorted(p.read_bytes() for p in d.iterdir()) if d.exists() else []
+
+    def stop(self):
+        subprocess.run([DOVECOT, "-c", str(self.conf), "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
+
+
+def _listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def dovecot(tmp_path):
+    if not os.path.exists(DOVECOT_LMTP):
+        pytest.skip("dovecot-lmtpd is not installed (scripts/install-deps --test)")
+    started = []
+
+    def _start():
+        d = Dovecot(tmp_path / f"dovecot{len(started)}")
+        started.append(d)
+        return d
+
+    yield _start
+    for d in started:
+        d.stop()
+
+
+@pytest.mark.parametrize("how", ["tcp", "command"])
+def test_lmtp_both_sides(tmp_path, wardd, dovecot, how):
+    """Postfix's lmtp client -> ward-smtpd (listen_protocol = lmtp) -> Dovecot
+    LMTP over TCP or as lmtp:(COMMAND): one reply per recipient, each the
+    next hop's own; infected mail refused per recipient."""
+    w = wardd()
+    dv = dovecot()
+    fport = free_port()
+    fwd = (f"lmtp:127.0.0.1:{dv.port}" if how == "tcp" else f"lmtp:({dv.command()})")
+    s = WardSmtpd(tmp_path / "smtpd", fport, w.sock,
+                  extra=f"listen_protocol = lmtp\nforward = {fwd}\n")
+    (tmp_path / "postfix").mkdir()
+    p = Postfix(tmp_path / "postfix", "smtpd-lmtp", main_extra=(
+        "virtual_mailbox_domains =\nrelay_domains = example.com\n"
+        f"transport_maps = inline:{{example.com=lmtp:inet:[127.0.0.1]:{fport}}}\n"))
+    try:
+        msg = message(body=TRICKY_BODY, extra=TRICKY_EXTRA)
+        code, text = send(p.port, msg, rcpts=("bob@example.com", "carol@example.com"),
+                          mail_options=["BODY=8BITMIME"])
+        assert code == 250, text
+        wait_for(lambda: dv.delivered("bob") and dv.delivered("carol"), 30, "delivery")
+        for user in ("bob", "carol"):
+            got = dv.delivered(user)
+            assert len(got) == 1
+            assert strip_trace(got[0]) == msg, s.logtext()
+        # Postfix logged Dovecot's own per-recipient replies, passed through
+        log = p.maillog()
+        assert re.search(r"to=<bob@example.com>.*status=sent \(250 2\.0\.0 <bob@example.com> .*Saved",
+                         log), log[-3000:]
+        assert re.search(r"to=<carol@example.com>.*status=sent \(250 2\.0\.0 <carol@example.com>",
+                         log), log[-3000:]
+        # infected: each recipient refused with the policy's reply
+        code, text = send(p.port, message(subject="infected", body=eicar() + b"\r\n"),
+                          rcpts=("bob@example.com", "carol@example.com"))
+        assert code == 250, text
+        wait_for(lambda: len(re.findall(r"status=bounced.*5\.7\.1", p.maillog())) >= 2, 30,
+                 "two bounced recipients")
+        time.sleep(1)
+        assert len(dv.delivered("bob")) == 1 and len(dv.delivered("carol")) == 1
+    finally:
+        p.stop()
+        s.stop()
+
+
+def test_starttls(chain, tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=filter.example.net", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    p, s, _ = chain("after", scan=False,
+                    smtpd_extra=f"tls_cert = {cert}\ntls_key = {key}\n")
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    with smtplib.SMTP("127.0.0.1", s.port, timeout=30) as c:
+        c.ehlo("client.example.org")
+        assert c.has_extn("starttls")
+        c.starttls(context=ctx)
+        c.ehlo("client.example.org")
+        assert not c.has_extn("starttls")
+        msg = message(subject="over TLS")
+        c.sendmail("alice@example.org", ["bob@example.com"], msg)
+    got = p.wait_delivered(1)
+    assert strip_trace(got[0]) == msg
+    # commands pipelined after STARTTLS in the clear are dropped, not run
+    out = session(s.port, b"EHLO x\r\nSTARTTLS\r\nMAIL FROM:<evil@example.org>\r\n", timeout=3)
+    assert b"220 2.0.0 Ready to start TLS" in out and b"2.1.0" not in out, out
+
+
 # ---- durability: Postfix -> ward-smtpd -> Postfix, 2,000 messages ------------
 
 N_MSGS = int(os.environ.get("WARD_SMTPD_DURABILITY_MSGS", "2000"))
