@@ -27,7 +27,8 @@ void job_free(struct job *j)
     if (j->mail)
         ward_mailproto_req_free(j->mail);
     free(j->mail);
-    if (j->out_fd >= 0)
+    /* only mail jobs set out_fd: other jobs made with calloc have 0 there */
+    if (j->kind == JOB_MAIL && j->out_fd >= 0)
         close(j->out_fd);
     ward_tmpspool_free(&j->stream);
     if (j->fd >= 0)

@@ -155,6 +155,7 @@ static void queue_file(struct tree *t, const char *path)
     f->conn = t->j->conn;
     f->id = t->j->id;
     f->fd = -1;
+    f->out_fd = -1;
     f->multi = t->multi;
     ward_buf_init(&f->reply, 1 << 20);
     ward_tmpspool_init(&f->stream, 0, 0, NULL);
