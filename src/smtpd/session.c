@@ -723,6 +723,7 @@ void smtpd_session_start(struct smtpd *sd, int fd, const struct sockaddr *sa, in
         sd->sessions->prev = s;
     sd->sessions = s;
     sd->n_sessions++;
+    smtpd_nodelay(fd);
     s->bev = bufferevent_socket_new(sd->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!s->bev) {
         close(fd);
