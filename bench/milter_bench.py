@@ -145,11 +145,14 @@ def run_setup(name, tmp, milter_spec, scan_pids, a, rng_seed):
         one = [make_message(10_000_000 + i, rng) for i in range(a.single)]
         _, lat1, err1 = load(p.port, one, 1)
         msgs = [make_message(i, rng) for i in range(a.messages)]
-        c0 = cpu_of(scan_pids())
+        pids = scan_pids()
+        each0 = [daemon_bench.proc_cpu(x) for x in pids]
+        c0 = cpu_of(pids)
         m0 = daemon_bench.machine_cpu()
         secs, lat, err = load(p.port, msgs, SESSIONS)
         m1 = daemon_bench.machine_cpu()
-        cpu = cpu_of(scan_pids()) - c0
+        cpu = cpu_of(pids) - c0
+        each = [daemon_bench.proc_cpu(x) - y for x, y in zip(pids, each0)]
         t0 = time.perf_counter()
         src = subprocess.run(["/usr/sbin/smtp-source", "-s", str(SESSIONS), "-m",
                               str(a.messages), "-l", "20480", "-d", "-f", "load@example.org",
@@ -166,6 +169,8 @@ def run_setup(name, tmp, milter_spec, scan_pids, a, rng_seed):
             "single_p50_ms": daemon_bench.pct(lat1, 50) * 1000,
             "single_p99_ms": daemon_bench.pct(lat1, 99) * 1000,
             "scan_cpu_ms_per_msg": cpu / a.messages * 1000,
+            # per process: [daemon, milter] for the scanners, [milter] for the null milter
+            "cpu_ms_per_msg_each": [e / a.messages * 1000 for e in each],
             # all processes (Postfix, the scanner, the load client): busy share of the machine
             "machine_busy": (m1[0] - m0[0]) / max(1, m1[1] - m0[1]),
             "machine_cpu_ms_per_msg": (m1[0] - m0[0]) / daemon_bench.CLK_TCK / a.messages * 1000,

@@ -69,8 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < m; i++) {
                 const struct ward_hfield *f = fs[i];
                 if (f->colon < f->end && nlen(src[i], f) == on &&
-                    strncasecmp((const char *)src[i] + f->start, (const char *)a + of->start,
-                                on) == 0 &&
+                    strncasecmp((const char *)src[i] + f->start, (const char *)a + of->start, on) ==
+                        0 &&
                     ++occ == h->occurrence) {
                     at = i;
                     break;

@@ -98,12 +98,22 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     struct milter_conn *c = conn_get(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE |
-                 SMFIF_DELRCPT);
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE | SMFIF_DELRCPT |
+                 SMFIF_SETSYMLIST);
+    /* The only macro used is the queue id at the end; the MTA need not send the rest
+       (Postfix sends a packet of macros before nearly every command otherwise). */
+    if (f0 & SMFIF_SETSYMLIST) {
+        static const int none[] = {SMFIM_CONNECT, SMFIM_HELO, SMFIM_ENVFROM,
+                                   SMFIM_ENVRCPT, SMFIM_DATA, SMFIM_EOH};
+        bool ok = smfi_setsymlist(ctx, SMFIM_EOM, "i") == MI_SUCCESS;
+        for (size_t i = 0; ok && i < sizeof none / sizeof none[0]; i++)
+            ok = smfi_setsymlist(ctx, none[i], "") == MI_SUCCESS;
+        if (!ok)
+            *pf0 &= ~(unsigned long)SMFIF_SETSYMLIST;
+    }
     /* Fewer round trips: no replies to steps that never refuse anything. */
     unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT |
-                       SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH | SMFIP_NR_HDR |
-                       SMFIP_NR_BODY;
+                       SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_EOH | SMFIP_NR_HDR | SMFIP_NR_BODY;
     unsigned long want = SMFIP_HDR_LEADSPC | SMFIP_NOUNKNOWN | SMFIP_NODATA | nr;
     *pf1 = f1 & want;
     c->nr = f1 & nr;
@@ -196,9 +206,8 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
     if (m->failed)
         return cont(c, SMFIP_NR_HDR);
     ward_buf *b = &m->head;
-    if (ward_buf_puts(b, name) || ward_buf_putc(b, ':') ||
-        (!c->leadspc && ward_buf_putc(b, ' ')) || put_value(b, value ? value : "") ||
-        ward_buf_append(b, "\r\n", 2)) {
+    if (ward_buf_puts(b, name) || ward_buf_putc(b, ':') || (!c->leadspc && ward_buf_putc(b, ' ')) ||
+        put_value(b, value ? value : "") || ward_buf_append(b, "\r\n", 2)) {
         m->too_big = true;
         msg_fail(m, "header block too big");
     }
@@ -359,8 +368,7 @@ static sfsistat on_close(SMFICTX *ctx)
 struct smfiDesc milter_desc = {
     .xxfi_name = "ward-milter",
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE |
-                  SMFIF_DELRCPT,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE | SMFIF_DELRCPT,
     .xxfi_connect = on_connect,
     .xxfi_helo = on_helo,
     .xxfi_envfrom = on_envfrom,

@@ -91,8 +91,10 @@ static bool open_socket(const ward_conf *conf)
     }
     const char *path = unix_path(spec);
     if (!path && strncmp(spec, "inet:", 5) != 0 && strncmp(spec, "inet6:", 6) != 0) {
-        ward_log(WARD_LOG_ERROR, "[milter] socket %s: expected unix:PATH, inet:PORT@HOST or "
-                 "inet6:PORT@HOST", spec);
+        ward_log(WARD_LOG_ERROR,
+                 "[milter] socket %s: expected unix:PATH, inet:PORT@HOST or "
+                 "inet6:PORT@HOST",
+                 spec);
         return false;
     }
     /* libmilter creates the socket with the process umask: none until it is chmod'ed */
@@ -123,36 +125,46 @@ static bool open_socket(const ward_conf *conf)
             return false;
         }
     }
-    ward_log(WARD_LOG_NOTICE, "ward-milter %s listening on %s, scanning through %s",
-             WARD_VERSION, spec, milter_cfg.wardd);
+    ward_log(WARD_LOG_NOTICE, "ward-milter %s listening on %s, scanning through %s", WARD_VERSION,
+             spec, milter_cfg.wardd);
     return true;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"foreground", no_argument, NULL, 'F'}, {"config", required_argument, NULL, 'c'},
-        {"version", no_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"foreground", no_argument, NULL, 'F'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     bool foreground = false;
     const char *config = NULL;
     char defconf[PATH_MAX];
     int ch;
     while ((ch = getopt_long(argc, argv, "Fc:Vh", opts, NULL)) != -1) {
         switch (ch) {
-        case 'F': foreground = true; break;
-        case 'c': config = optarg; break;
-        case 'V': printf("ward-milter (Ward) %s\n", WARD_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'F':
+            foreground = true;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'V':
+            printf("ward-milter (Ward) %s\n", WARD_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
         usage(stderr);
         return 2;
     }
-    if (!config && ward_path_default_config(defconf, sizeof defconf) &&
-        access(defconf, F_OK) == 0)
+    if (!config && ward_path_default_config(defconf, sizeof defconf) && access(defconf, F_OK) == 0)
         config = defconf;
     struct ward_diag d;
     ward_conf *conf = NULL;

@@ -24,35 +24,35 @@
 
 /* Settings read once at start-up ([milter] over [global]). */
 struct milter_cfg {
-    char wardd[4096];        /* unix socket path or HOST:PORT */
-    char tmpdir[4096];       /* where messages are spooled ("" : $TMPDIR or /tmp) */
+    char wardd[4096];         /* unix socket path or HOST:PORT */
+    char tmpdir[4096];        /* where messages are spooled ("" : $TMPDIR or /tmp) */
     unsigned scan_timeout_ms; /* bound for every wait for wardd */
-    uint64_t max_size;       /* spool cap: bigger messages are refused */
-    bool quarantine_hold;    /* held by the MTA when policy judged them not clean */
+    uint64_t max_size;        /* spool cap: bigger messages are refused */
+    bool quarantine_hold;     /* held by the MTA when policy judged them not clean */
 };
 
 extern struct milter_cfg milter_cfg;
 
 /* One message of a connection: envelope, header block and spool file. */
 struct milter_msg {
-    char *sender;            /* without <>; "" for the null sender */
+    char *sender; /* without <>; "" for the null sender */
     char **rcpts;
     size_t n_rcpts, cap_rcpts;
-    ward_buf head;           /* the header block as spooled (fields, then the empty line) */
-    int fd;                  /* memfd or unlinked spool file, -1 until the end of the headers */
-    bool in_mem;             /* fd is a memfd */
-    uint64_t size;           /* bytes in the spool */
-    bool failed;             /* something went wrong: temporary failure at the end */
+    ward_buf head; /* the header block as spooled (fields, then the empty line) */
+    int fd;        /* memfd or unlinked spool file, -1 until the end of the headers */
+    bool in_mem;   /* fd is a memfd */
+    uint64_t size; /* bytes in the spool */
+    bool failed;   /* something went wrong: temporary failure at the end */
     bool too_big;
-    char why[256];           /* what failed, for the log */
+    char why[256]; /* what failed, for the log */
 };
 
 /* One SMTP connection (smfi_setpriv). */
 struct milter_conn {
     char client_addr[64];
     char *helo;
-    bool leadspc;            /* the MTA sends header values with their leading space */
-    unsigned long nr;        /* SMFIP_NR_* steps the MTA does not wait a reply for */
+    bool leadspc;     /* the MTA sends header values with their leading space */
+    unsigned long nr; /* SMFIP_NR_* steps the MTA does not wait a reply for */
     struct milter_msg msg;
 };
 

@@ -40,8 +40,8 @@ static ward_err read_head(int fd, uint64_t size, ward_buf *b, struct ward_hblock
 }
 
 /* A field's name and value as smfi_* take them (NUL-terminated; folds as LF). */
-static bool field_strings(const uint8_t *p, const struct ward_hfield *f, bool leadspc,
-                          char **name, char **value)
+static bool field_strings(const uint8_t *p, const struct ward_hfield *f, bool leadspc, char **name,
+                          char **value)
 {
     size_t nl = f->colon - f->start;
     while (nl > 0 && (p[f->start + nl - 1] == ' ' || p[f->start + nl - 1] == '\t'))

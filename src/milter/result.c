@@ -82,10 +82,9 @@ static void log_result(const char *qid, const struct ward_mailproto_reply *r, co
                               r->det[i].name ? r->det[i].name : "?");
     if (o >= sizeof names)
         o = sizeof names - 1;
-    ward_log(r->status == WARD_MAIL_CLEAN ? WARD_LOG_INFO : WARD_LOG_NOTICE,
-             "%s: %s%s%s%s: %s%s%s", qid ? qid : "-", ward_mail_status_name(r->status),
-             names[0] ? " (" : "", names, names[0] ? ")" : "", what,
-             r->quarantine_id ? ", quarantined as " : "",
+    ward_log(r->status == WARD_MAIL_CLEAN ? WARD_LOG_INFO : WARD_LOG_NOTICE, "%s: %s%s%s%s: %s%s%s",
+             qid ? qid : "-", ward_mail_status_name(r->status), names[0] ? " (" : "", names,
+             names[0] ? ")" : "", what, r->quarantine_id ? ", quarantined as " : "",
              r->quarantine_id ? r->quarantine_id : "");
 }
 

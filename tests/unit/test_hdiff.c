@@ -59,8 +59,9 @@ int main(void)
                           "To: b\r\n\r\n"),
               "C1#1 I0@0");
     /* a forged field removed; the second of two by its occurrence */
-    CHECK_STR(ops_text("X-Ward-Result: a\r\nFrom: a\r\nX-Ward-Result: b\r\n\r\n", "From: a\r\n\r\n"),
-              "D2#2 D0#1");
+    CHECK_STR(
+        ops_text("X-Ward-Result: a\r\nFrom: a\r\nX-Ward-Result: b\r\n\r\n", "From: a\r\n\r\n"),
+        "D2#2 D0#1");
     /* a field without a colon cannot be edited */
     CHECK_STR(ops_text(m, "garbage\r\nFrom: a\r\n\r\n"), "ERR");
     return CHECK_DONE();

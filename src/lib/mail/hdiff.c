@@ -7,7 +7,7 @@
 #include <strings.h>
 
 ward_err ward_hdiff_parse(const uint8_t *p, size_t len, struct ward_hblock *out,
-                           struct ward_diag *diag)
+                          struct ward_diag *diag)
 {
     memset(out, 0, sizeof *out);
     size_t cap = 0, pos = 0;
@@ -113,8 +113,10 @@ static ward_err align(const uint8_t *a, const struct ward_hblock *ba, const uint
         s++;
     size_t m1 = na - k - s, m2 = nb - k - s;
     if (m1 && m2 && (m1 + 1) > WARD_HDIFF_MAX_CELLS / (m2 + 1))
-        return ward_diag_set(diag, WARD_ERR_LIMIT, "header blocks too different (%zu and %zu "
-                             "fields)", m1, m2);
+        return ward_diag_set(diag, WARD_ERR_LIMIT,
+                             "header blocks too different (%zu and %zu "
+                             "fields)",
+                             m1, m2);
     uint32_t *L = calloc((m1 + 1) * (m2 + 1), sizeof *L);
     struct edit *e = malloc((na + nb + 1) * sizeof *e);
     if (!L || !e) {

@@ -29,10 +29,10 @@
 #define WARD_HDIFF_MAX_CELLS (4u << 20)
 
 struct ward_hfield {
-    size_t start;    /* offset of the name */
-    size_t colon;    /* offset of the ':' (== end when there is none) */
-    size_t end;      /* after the line break */
-    size_t eol;      /* bytes of the final line break (0, 1 or 2) */
+    size_t start; /* offset of the name */
+    size_t colon; /* offset of the ':' (== end when there is none) */
+    size_t end;   /* after the line break */
+    size_t eol;   /* bytes of the final line break (0, 1 or 2) */
 };
 
 /* A header block split into fields; `len` is the block with its empty line. */
@@ -43,7 +43,7 @@ struct ward_hblock {
 };
 
 ward_err ward_hdiff_parse(const uint8_t *p, size_t len, struct ward_hblock *out,
-                           struct ward_diag *diag) WARD_MUST_CHECK;
+                          struct ward_diag *diag) WARD_MUST_CHECK;
 void ward_hdiff_block_free(struct ward_hblock *b);
 
 enum ward_hop_kind {
