@@ -173,7 +173,8 @@ struct smtpd_session {
     /* DATA */
     struct ward_smtp_data dec;
     int spool_fd;
-    uint64_t msg_size;
+    bool spool_in_mem; /* a memfd, until MEM_SPOOL bytes */
+    uint64_t msg_size, spooled;
     bool too_big, spool_failed;
     ward_buf wbuf;  /* decoded bytes waiting for one write() */
     uint8_t *dbuf;  /* decoder output, 2 * SMTPD_CHUNK + 4 */

@@ -195,6 +195,19 @@ def test_clean_mail_arrives_byte_identical(chain, mode):
     assert "accept clean" in s.logtext()
 
 
+def test_big_message_moves_to_a_file_and_arrives_whole(chain):
+    """3 MiB: past the in-memory spool, so it moves to a file in tmp_dir."""
+    p, s, _ = chain("before")
+    line = b"".join(bytes([33 + (i * 7 + j) % 90 for j in range(76)]) + b"\r\n"
+                    for i in range(64))
+    body = line * (3 * 1024 * 1024 // len(line) + 1)
+    msg = message(subject="big", body=body)
+    code, text = send(p.port, msg)
+    assert code == 250, text
+    got = p.wait_delivered(1, timeout=60)
+    assert strip_trace(got[0]) == msg
+
+
 def test_after_queue_infected_is_rejected_and_bounced(chain):
     p, s, _ = chain("after")
     body = (b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"

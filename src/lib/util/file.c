@@ -43,6 +43,21 @@ ssize_t ward_pread_full(int fd, void *p, size_t n, off_t off)
     return (ssize_t)got;
 }
 
+ward_err ward_fd_copy(int from, int to, uint64_t size)
+{
+    char buf[64 << 10];
+    for (uint64_t off = 0; off < size;) {
+        size_t want = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+        if (ward_pread_full(from, buf, want, (off_t)off) != (ssize_t)want)
+            return WARD_ERR_IO;
+        ward_err e = ward_write_full(to, buf, want);
+        if (e)
+            return e;
+        off += want;
+    }
+    return WARD_OK;
+}
+
 ward_err ward_write_full(int fd, const void *p, size_t n)
 {
     size_t done = 0;

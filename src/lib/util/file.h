@@ -10,6 +10,7 @@
 #define WARD_UTIL_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/buf.h"
@@ -26,6 +27,12 @@ ssize_t ward_read_full(int fd, void *p, size_t n);
 ssize_t ward_pread_full(int fd, void *p, size_t n, off_t off);
 /* write() all n bytes, retrying EINTR and short writes. */
 ward_err ward_write_full(int fd, const void *p, size_t n) WARD_MUST_CHECK;
+/*
+ * Copy the first `size` bytes of `from` (read with pread from offset 0) to
+ * `to` at its current offset, through a 64 KiB stack buffer (copy_file_range
+ * refuses tmpfs or memfd to another filesystem on many kernels).
+ */
+ward_err ward_fd_copy(int from, int to, uint64_t size) WARD_MUST_CHECK;
 /* mkdir -p with mode for created directories. */
 ward_err ward_mkdir_p(const char *path, mode_t mode, struct ward_diag *diag) WARD_MUST_CHECK;
 
