@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fdpass.h"
 #include "util/log.h"
 #include "ward_config.h"
 #include "wardd.h"
@@ -866,28 +867,6 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* A send whose first byte carries a descriptor (the changed message of a MAILSCAN). */
-static ssize_t send_with_fd(int sock, const void *p, size_t n, int fd)
-{
-    struct iovec iov = {(void *)p, n};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct msghdr msg = {0};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -895,7 +874,9 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     while (c->out_off < c->out.len) {
         ssize_t n;
         if (c->out_fd >= 0) {
-            n = send_with_fd(fd, c->out.data + c->out_off, c->out.len - c->out_off, c->out_fd);
+            /* the changed message of a MAILSCAN rides on the reply's first byte */
+            n = ward_send_with_fd(fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                                  c->out_fd, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0) {
                 close(c->out_fd);
                 c->out_fd = -1;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "proto/mailproto.h"
+#include "util/fdpass.h"
 #include "util/spool.h"
 
 #define CHUNK (1u << 20)
@@ -109,23 +110,7 @@ static ward_err send_all(struct peer *p, const void *data, size_t n, int fd,
         ward_err err = wait_for(p, POLLOUT, diag);
         if (err)
             return err;
-        struct iovec iov = {(void *)s, n};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } ctl;
-        if (fd >= 0) {
-            memset(&ctl, 0, sizeof ctl);
-            msg.msg_control = ctl.buf;
-            msg.msg_controllen = sizeof ctl.buf;
-            struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-            cm->cmsg_level = SOL_SOCKET;
-            cm->cmsg_type = SCM_RIGHTS;
-            cm->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-        }
-        ssize_t w = sendmsg(p->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = ward_send_with_fd(p->sock, s, n, fd, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (w <= 0)

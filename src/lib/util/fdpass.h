@@ -1,0 +1,16 @@
+/*
+ * fdpass.h - sending a descriptor with bytes over a unix socket (SCM_RIGHTS).
+ *
+ * Contract: the descriptor rides on the first byte of what sendmsg takes;
+ * the caller keeps its own copy and closes it. Returns what sendmsg returns.
+ */
+#ifndef WARD_UTIL_FDPASS_H
+#define WARD_UTIL_FDPASS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* sendmsg of n bytes at p with `fd` attached (fd -1: none); flags as for send. */
+ssize_t ward_send_with_fd(int sock, const void *p, size_t n, int fd, int flags);
+
+#endif
