@@ -157,6 +157,17 @@ static void test_headers(void)
     start("body line\n");
     CHECK(ward_medit_add_header(E, "X-A", "b") == WARD_OK);
     CHECK_STR(out(), "X-A: b\n\nbody line\n");
+    /* ... one blank line after all the new fields, and notes stay in the body */
+    start("body line\n");
+    CHECK(ward_medit_add_header(E, "X-A", "b") == WARD_OK);
+    CHECK(ward_medit_add_notes(E, "top\n", NULL, NULL, NULL) == WARD_OK);
+    CHECK(ward_medit_add_header(E, "X-B", "c") == WARD_OK);
+    CHECK_STR(out(), "X-A: b\nX-B: c\n\ntop\n\nbody line\n");
+    /* an mbox From line with no line break: the fields start a line of their own */
+    start("From x Mon Jan  1 00:00:00 2024");
+    CHECK(ward_medit_add_header(E, "X-A", "b") == WARD_OK);
+    CHECK(ward_medit_add_header(E, "X-B", "c") == WARD_OK);
+    CHECK_STR(out(), "From x Mon Jan  1 00:00:00 2024\nX-A: b\nX-B: c\n");
 }
 
 static void test_replace(void)

@@ -33,7 +33,17 @@ struct ward_medit {
     size_t n, alloc;
     uint32_t seq;
     uint32_t n_added; /* added top fields, kept in the order they were added */
+    bool block_made;  /* the line breaks that make a header block for added fields */
 };
+
+/*
+ * Order of insertions at one point: a line break that starts a line first,
+ * then added header fields, then the blank line that ends a header block made
+ * for them, then everything else (notes at the start of a body) in the order
+ * made.
+ */
+#define SEQ_FIRST 0u
+#define SEQ_BLOCK_END (1u << 30)
 
 ward_err ward_medit_new(const ward_mime *m, ward_medit **out)
 {
@@ -68,8 +78,17 @@ static bool overlaps(const struct splice *a, uint64_t start, uint64_t end)
     return start < a->end && a->start < end;
 }
 
+static ward_err add_splice_seq(ward_medit *e, uint64_t start, uint64_t end, ward_buf *b,
+                               uint32_t seq);
+
 /* Record a splice; takes the bytes of b (left empty). */
 static ward_err add_splice(ward_medit *e, uint64_t start, uint64_t end, ward_buf *b)
+{
+    return add_splice_seq(e, start, end, b, SEQ_BLOCK_END + ++e->seq);
+}
+
+static ward_err add_splice_seq(ward_medit *e, uint64_t start, uint64_t end, ward_buf *b,
+                               uint32_t seq)
 {
     for (size_t i = 0; i < e->n; i++)
         if (overlaps(&e->sp[i], start, end))
@@ -85,7 +104,7 @@ static ward_err add_splice(ward_medit *e, uint64_t start, uint64_t end, ward_buf
     struct splice *s = &e->sp[e->n++];
     s->start = start;
     s->end = end;
-    s->seq = e->seq++;
+    s->seq = seq;
     s->bytes = b ? ward_buf_steal(b, &s->len) : NULL;
     if (!b)
         s->len = 0;
@@ -105,31 +124,43 @@ static bool needs_break(const ward_mime *m, uint64_t off)
 
 /* ---- header fields ---------------------------------------------------------- */
 
+/* Insert one line break at `at` as the first or last of the insertions there. */
+static ward_err add_break(ward_medit *e, uint64_t at, uint32_t seq)
+{
+    ward_buf b;
+    ward_buf_init(&b, 8);
+    ward_err err = ward_buf_puts(&b, eol_of(e->m, 0));
+    if (!err)
+        err = add_splice_seq(e, at, at, &b, seq);
+    ward_buf_free(&b);
+    return err;
+}
+
 ward_err ward_medit_add_header(ward_medit *e, const char *name, const char *value)
 {
     ward_buf b;
     ward_buf_init(&b, 1 << 20);
     ward_err err = ward_mime_field_encode(name, value, eol_of(e->m, 0), &b);
     /* before the first field (stray continuation lines would join ours); a
-       message with no header block gets one, ended by a blank line */
+       message with no header block gets one, ended by one blank line after
+       all the added fields */
     const ward_mime *m = e->m;
     size_t pos = ward_mime_fields_start(m, 0), body, at;
     struct ward_mime_field f;
+    bool headless = false;
     if (ward_mime_next_field(m->data, (size_t)m->parts[0].body, &pos, &f, &body))
         at = f.start;
-    else if ((at = pos) == body && pos < m->len && !err)
-        err = ward_buf_puts(&b, eol_of(m, 0));
-    if (at > 0 && m->data[at - 1] != '\n' && !err) { /* after a From line with no break */
-        ward_buf line;
-        ward_buf_init(&line, b.cap);
-        err = ward_buf_puts(&line, eol_of(m, 0));
-        if (!err)
-            err = ward_buf_append(&line, b.data, b.len);
-        ward_buf_free(&b);
-        b = line;
+    else
+        headless = (at = pos) == body && pos < m->len;
+    if (!err && !e->block_made) {
+        if (headless)
+            err = add_break(e, at, SEQ_BLOCK_END);
+        if (!err && at > 0 && m->data[at - 1] != '\n') /* after a From line with no break */
+            err = add_break(e, at, SEQ_FIRST);
+        e->block_made = !err;
     }
     if (!err)
-        err = add_splice(e, at, at, &b);
+        err = add_splice_seq(e, at, at, &b, ++e->n_added);
     ward_buf_free(&b);
     return err;
 }
