@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ static void final_reply(struct smtpd_session *s, const char *text)
     for (size_t i = 0; i < n; i++)
         smtpd_reply(s, "%s", text);
 }
+
 
 static void on_rset(struct smtpd_session *s, unsigned code, const char *text, size_t len)
 {
@@ -71,64 +73,196 @@ static void first_line(const char *text, size_t len, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, text);
 }
 
-static void on_final(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+static void set_reply(struct smtpd_rcpt *r, const char *text, size_t len)
 {
-    const struct smtpd_cfg *cfg = s->sd->cfg;
-    if (cfg->hop == HOP_SMTP) {
-        /* one reply for all */
-        size_t n = cfg->listen_lmtp ? s->n_rcpts : 1;
-        for (size_t i = 0; i < n; i++)
-            smtpd_reply_raw(s, text, len);
-        char l[256];
-        first_line(text, len, l, sizeof l);
-        ward_log(WARD_LOG_INFO, "%s: from=<%s> nrcpt=%zu size=%llu: next hop said %s", s->peer,
-                 s->sender, s->n_rcpts, (unsigned long long)s->fwd_size, l);
+    free(r->reply);
+    r->reply = strndup(text, len);
+}
+
+/*
+ * Every recipient has its reply: an LMTP client gets them in order; an SMTP
+ * client one reply for all (see the top of the file).
+ */
+static void finish(struct smtpd_session *s)
+{
+    if (s->sd->cfg->listen_lmtp) {
+        for (size_t i = 0; i < s->n_rcpts; i++) {
+            const char *r = s->rcpts[i].reply ? s->rcpts[i].reply
+                                              : "451 4.3.0 Error: no reply from the next hop\r\n";
+            smtpd_reply_raw(s, r, strlen(r));
+        }
         done(s);
         return;
     }
-    /* LMTP: one reply per recipient, in order */
-    size_t idx = s->n_rcpts - s->lmtp_left;
-    if (code / 100 == 2)
-        s->n_ok++;
-    else {
-        if (code / 100 == 4)
-            s->n_temp++;
-        else
-            s->n_perm++;
-        char l[256];
-        first_line(text, len, l, sizeof l);
-        ward_log(WARD_LOG_NOTICE, "%s: <%s>: next hop said %s", s->peer,
-                 idx < s->n_rcpts ? s->rcpts[idx].addr : "?", l);
-        if (!s->first_fail[0] || (code / 100 == 4 && s->first_fail[0] != '4'))
-            first_line(text, len, s->first_fail, sizeof s->first_fail);
-    }
-    if (cfg->listen_lmtp)
-        smtpd_reply_raw(s, text, len);
-    else if (s->replies.len == 0 && ward_buf_append(&s->replies, text, len))
-        ward_buf_reset(&s->replies);
-    if (--s->lmtp_left)
-        return;
-    if (!cfg->listen_lmtp) {
-        if (s->n_ok == s->n_rcpts) {
-            smtpd_reply_raw(s, (const char *)s->replies.data, s->replies.len);
-        } else if (s->n_ok == 0 || s->n_temp) {
-            if (s->n_ok)
-                ward_log(WARD_LOG_WARNING,
-                         "%s: %u of %zu recipients deferred by the next hop: all deferred "
-                         "(the others may get this message twice)",
-                         s->peer, s->n_temp, s->n_rcpts);
-            if (s->n_ok)
-                smtpd_reply(s, "451 4.3.0 Error: some recipients deferred by the next hop");
-            else
-                smtpd_reply(s, "%s", s->first_fail);
+    unsigned ok = 0, temp = 0, perm = 0, fwd = 0;
+    const char *first_ok = NULL, *fail = NULL;
+    for (size_t i = 0; i < s->n_rcpts; i++) {
+        const struct smtpd_rcpt *r = &s->rcpts[i];
+        if (!r->fwd)
+            continue; /* dropped by policy: its reply went into the log */
+        fwd++;
+        const char *t = r->reply ? r->reply : "451 4.3.0 Error: no reply from the next hop\r\n";
+        if (t[0] == '2') {
+            ok++;
+            first_ok = first_ok ? first_ok : t;
         } else {
-            ward_log(WARD_LOG_WARNING, "%s: %u of %zu recipients refused by the next hop",
-                     s->peer, s->n_perm, s->n_rcpts);
-            smtpd_reply(s, "250 2.0.0 Ok: delivered to %u of %zu recipients", s->n_ok,
-                        s->n_rcpts);
+            if (t[0] == '4')
+                temp++;
+            else
+                perm++;
+            if (!fail || (t[0] == '4' && fail[0] != '4'))
+                fail = t;
         }
     }
+    if (fwd == 0) {
+        /* nobody left: refused by policy or by the next hop when asked again */
+        for (size_t i = 0; i < s->n_rcpts; i++)
+            if (s->rcpts[i].reply && (!fail || (fail[0] == '2' && s->rcpts[i].reply[0] != '2')))
+                fail = s->rcpts[i].reply;
+        if (fail)
+            smtpd_reply_raw(s, fail, strlen(fail));
+        else
+            smtpd_reply(s, "451 4.3.0 Error: no recipient left");
+    } else if (ok == fwd && first_ok) {
+        smtpd_reply_raw(s, first_ok, strlen(first_ok));
+    } else if (ok == 0 || temp) {
+        if (ok)
+            ward_log(WARD_LOG_WARNING,
+                     "%s: %u of %u recipients deferred by the next hop: all deferred "
+                     "(the others may get this message twice)",
+                     s->peer, temp, fwd);
+        if (ok)
+            smtpd_reply(s, "451 4.3.0 Error: some recipients deferred by the next hop");
+        else
+            smtpd_reply_raw(s, fail, strlen(fail));
+    } else {
+        ward_log(WARD_LOG_WARNING, "%s: %u of %u recipients refused by the next hop", s->peer,
+                 perm, fwd);
+        smtpd_reply(s, "250 2.0.0 Ok: delivered to %u of %u recipients", ok, fwd);
+    }
     done(s);
+}
+
+/* The next forwarded recipient at or after i (n_rcpts when none). */
+static size_t next_fwd(const struct smtpd_session *s, size_t i)
+{
+    while (i < s->n_rcpts && !s->rcpts[i].fwd)
+        i++;
+    return i;
+}
+
+static void on_final(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    char l[256];
+    first_line(text, len, l, sizeof l);
+    if (s->sd->cfg->hop == HOP_SMTP) {
+        /* one reply for all */
+        for (size_t i = next_fwd(s, 0); i < s->n_rcpts; i = next_fwd(s, i + 1))
+            set_reply(&s->rcpts[i], text, len);
+        ward_log(WARD_LOG_INFO, "%s: from=<%s> nrcpt=%zu size=%llu: next hop said %s", s->peer,
+                 s->sender, s->n_rcpts, (unsigned long long)s->fwd_size, l);
+        finish(s);
+        return;
+    }
+    /* LMTP: one reply per forwarded recipient, in order */
+    size_t idx = next_fwd(s, s->retx_next);
+    if (idx < s->n_rcpts) {
+        set_reply(&s->rcpts[idx], text, len);
+        s->retx_next = idx + 1;
+        if (code / 100 != 2)
+            ward_log(WARD_LOG_NOTICE, "%s: <%s>: next hop said %s", s->peer, s->rcpts[idx].addr,
+                     l);
+    }
+    if (--s->lmtp_left)
+        return;
+    finish(s);
+}
+
+/* ---- the envelope again, for the recipients that keep the message -------- */
+
+static void on_retx_rcpt(struct smtpd_session *s, unsigned code, const char *text, size_t len);
+
+static void on_rset_finish(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    (void)code, (void)text, (void)len;
+    finish(s);
+}
+
+static void retx_send_rcpt(struct smtpd_session *s)
+{
+    size_t i = next_fwd(s, s->retx_next);
+    if (i == s->n_rcpts) {
+        bool any = false;
+        for (size_t k = 0; k < s->n_rcpts; k++)
+            any |= s->rcpts[k].fwd;
+        if (any) {
+            smtpd_forward_start(s, s->fwd_fd);
+            return;
+        }
+        /* the next hop refused all that were left: RSET, and the replies */
+        smtpd_hop_command(s->hop, "RSET", 1, on_rset_finish);
+        return;
+    }
+    s->retx_next = i + 1;
+    char line[2 * WARD_SMTP_MAX_CMD + 32];
+    snprintf(line, sizeof line, "RCPT TO:<%s>%s", s->rcpts[i].addr,
+             s->rcpts[i].params ? s->rcpts[i].params : "");
+    s->lmtp_left = (unsigned)i; /* which recipient this reply is for */
+    smtpd_hop_command(s->hop, line, 1, on_retx_rcpt);
+}
+
+static void on_retx_rcpt(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    struct smtpd_rcpt *r = &s->rcpts[s->lmtp_left];
+    if (code / 100 != 2) {
+        /* refused now although taken before: its reply is the refusal */
+        set_reply(r, text, len);
+        r->fwd = false;
+    }
+    retx_send_rcpt(s);
+}
+
+static void on_retx_mail(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    if (code / 100 != 2) {
+        char l[WARD_SMTP_MAX_REPLY];
+        first_line(text, len, l, sizeof l);
+        if (l[0] != '4' && l[0] != '5')
+            snprintf(l, sizeof l, "451 4.3.0 Error: next hop refused MAIL");
+        smtpd_forward_discard(s, l);
+        return;
+    }
+    s->retx_next = 0;
+    retx_send_rcpt(s);
+}
+
+static void on_retx_rset(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    (void)text, (void)len;
+    if (code / 100 != 2) {
+        smtpd_forward_discard(s, "451 4.3.0 Error: next hop refused RSET");
+        return;
+    }
+    char line[2 * WARD_SMTP_MAX_CMD + 32];
+    snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender,
+             s->mail_params ? s->mail_params : "");
+    smtpd_hop_command(s->hop, line, 1, on_retx_mail);
+}
+
+void smtpd_forward_some(struct smtpd_session *s, int fd)
+{
+    bool all = true, any = false;
+    for (size_t i = 0; i < s->n_rcpts; i++) {
+        all &= s->rcpts[i].fwd;
+        any |= s->rcpts[i].fwd;
+    }
+    if (all || !s->hop) {
+        smtpd_forward_start(s, fd);
+        return;
+    }
+    s->fwd_fd = fd;
+    s->state = ST_FORWARD;
+    smtpd_hop_command(s->hop, "RSET", 1, any ? on_retx_rset : on_rset_finish);
 }
 
 static void feed(struct smtpd_session *s)
@@ -153,7 +287,11 @@ static void feed(struct smtpd_session *s)
             evbuffer_add(out, enc, e);
             s->fwd_ended = true;
             smtpd_hop_on_drain(s->hop, NULL);
-            s->lmtp_left = s->sd->cfg->hop == HOP_SMTP ? 1 : (unsigned)s->n_rcpts;
+            unsigned n_fwd = 0;
+            for (size_t i = 0; i < s->n_rcpts; i++)
+                n_fwd += s->rcpts[i].fwd;
+            s->retx_next = 0;
+            s->lmtp_left = s->sd->cfg->hop == HOP_SMTP ? 1 : n_fwd;
             smtpd_hop_expect(s->hop, s->lmtp_left, on_final);
             return;
         }

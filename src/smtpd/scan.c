@@ -120,6 +120,57 @@ static const char *text_or(const char *text, char cls, const char *fallback)
     return text && text[0] == cls && strlen(text) >= 3 ? text : fallback;
 }
 
+/* The message fd for the next hop: wardd's changed copy, or the spool. */
+static int message_fd(struct smtpd_session *s, struct ward_mailproto_reply *r)
+{
+    int out = r->msg_fd >= 0 ? r->msg_fd : s->spool_fd;
+    r->msg_fd = -1;
+    return out;
+}
+
+/*
+ * Recipients whose policies differ: those to accept keep the message, the
+ * others get their own reply (an LMTP client sees each; an SMTP client the
+ * next hop's reply for the kept ones). An SMTP client can take one reply
+ * only, so one deferred recipient defers the message for all: nothing is
+ * lost, and nothing was delivered yet.
+ */
+static void per_rcpt(struct smtpd_session *s, struct smtpd_scanjob *j)
+{
+    struct ward_mailproto_reply *r = &j->reply;
+    const char *defer = NULL;
+    for (size_t i = 0; i < s->n_rcpts; i++) {
+        const struct ward_mailproto_rcpt *q = &r->rcpts[i];
+        struct smtpd_rcpt *d = &s->rcpts[i];
+        if (q->action == WARD_MAIL_ACCEPT)
+            continue;
+        const char *t = q->action == WARD_MAIL_DISCARD ? "250 2.7.0 Ok: discarded by policy"
+                        : q->action == WARD_MAIL_REJECT
+                            ? text_or(q->reply, '5', "554 5.7.1 Error: message rejected")
+                            : text_or(q->reply, '4', "451 4.7.1 Error: message deferred");
+        if (q->action == WARD_MAIL_DEFER && !defer)
+            defer = t;
+        ward_log(WARD_LOG_NOTICE, "%s: <%s>: %s %s", s->peer, d->addr,
+                 ward_mail_action_name(q->action), ward_mail_status_name(q->status));
+        d->fwd = false;
+        free(d->reply);
+        size_t n = strlen(t);
+        d->reply = malloc(n + 3);
+        if (d->reply)
+            snprintf(d->reply, n + 3, "%s\r\n", t);
+    }
+    if (defer && !s->sd->cfg->listen_lmtp) {
+        char t[WARD_SMTP_MAX_REPLY];
+        snprintf(t, sizeof t, "%s", defer);
+        job_free(j);
+        smtpd_forward_discard(s, t);
+        return;
+    }
+    int fd = message_fd(s, r);
+    job_free(j);
+    smtpd_forward_some(s, fd);
+}
+
 static void scan_done(evutil_socket_t fd, short what, void *arg)
 {
     struct smtpd_session *s = arg;
@@ -148,18 +199,17 @@ static void scan_done(evutil_socket_t fd, short what, void *arg)
              s->sender, s->n_rcpts, (unsigned long long)s->msg_size,
              ward_mail_action_name(r->action), ward_mail_status_name(r->status), dets,
              r->quarantine_id ? " quarantine=" : "", r->quarantine_id ? r->quarantine_id : "");
-    switch (r->action) {
-    case WARD_MAIL_ACCEPT:
-        if (r->msg_fd >= 0) {
-            int out = r->msg_fd;
-            r->msg_fd = -1;
-            job_free(j);
-            smtpd_forward_start(s, out);
-        } else {
-            job_free(j);
-            smtpd_forward_start(s, s->spool_fd);
-        }
+    if (r->n_rcpts && r->n_rcpts == s->n_rcpts) {
+        per_rcpt(s, j);
         return;
+    }
+    switch (r->action) {
+    case WARD_MAIL_ACCEPT: {
+        int out = message_fd(s, r);
+        job_free(j);
+        smtpd_forward_start(s, out);
+        return;
+    }
     case WARD_MAIL_DISCARD:
         smtpd_forward_discard(s, "250 2.7.0 Ok: discarded by policy");
         break;

@@ -84,11 +84,16 @@ void smtpd_txn_reset(struct smtpd_session *s)
 {
     free(s->sender);
     s->sender = NULL;
-    for (size_t i = 0; i < s->n_rcpts; i++)
+    for (size_t i = 0; i < s->n_rcpts; i++) {
         free(s->rcpts[i].addr);
+        free(s->rcpts[i].params);
+        free(s->rcpts[i].reply);
+    }
     s->n_rcpts = 0;
     free(s->pending_rcpt);
-    s->pending_rcpt = NULL;
+    free(s->pending_params);
+    free(s->mail_params);
+    s->pending_rcpt = s->pending_params = s->mail_params = NULL;
     s->in_mail = false;
     s->xf_sent = false;
     if (s->fwd_fd >= 0 && s->fwd_fd != s->spool_fd)
@@ -218,12 +223,16 @@ static void on_hop_rcpt(struct smtpd_session *s, unsigned code, const char *text
     if (s->state == ST_CLOSING)
         return;
     if (code / 100 == 2) {
-        s->rcpts[s->n_rcpts++].addr = s->pending_rcpt;
-        s->pending_rcpt = NULL;
+        struct smtpd_rcpt *r = &s->rcpts[s->n_rcpts++];
+        r->addr = s->pending_rcpt;
+        r->params = s->pending_params;
+        r->reply = NULL;
+        r->fwd = true;
     } else {
         free(s->pending_rcpt);
-        s->pending_rcpt = NULL;
+        free(s->pending_params);
     }
+    s->pending_rcpt = s->pending_params = NULL;
     back_to_commands(s);
 }
 
@@ -360,6 +369,8 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
         if (n > 0 && (size_t)n < sizeof s->first_fail - fl)
             fl += (size_t)n;
     }
+    free(s->mail_params);
+    s->mail_params = strdup(s->first_fail);
     wait_hop(s);
     char line[2 * WARD_SMTP_MAX_CMD + 32];
     int n = snprintf(line, sizeof line, "XFORWARD");
@@ -419,9 +430,13 @@ static void cmd_rcpt(struct smtpd_session *s, const struct ward_smtp_cmd *c)
         s->cap_rcpts = cap;
     }
     s->pending_rcpt = strndup(p.addr, p.addr_len);
+    s->pending_params = malloc(p.params_len + 2);
+    if (s->pending_params)
+        snprintf(s->pending_params, p.params_len + 2, "%s%.*s", p.params_len ? " " : "",
+                 (int)p.params_len, p.params);
     char line[WARD_SMTP_MAX_CMD + 16];
-    snprintf(line, sizeof line, "RCPT TO:<%.*s>%s%.*s", (int)p.addr_len, p.addr,
-             p.params_len ? " " : "", (int)p.params_len, p.params);
+    snprintf(line, sizeof line, "RCPT TO:<%.*s>%s", (int)p.addr_len, p.addr,
+             s->pending_params ? s->pending_params : "");
     wait_hop(s);
     smtpd_hop_command(s->hop, line, 1, on_hop_rcpt);
 }

@@ -150,6 +150,9 @@ enum smtpd_state {
 
 struct smtpd_rcpt {
     char *addr;
+    char *params; /* RCPT parameters as passed on ("" when none) */
+    char *reply;  /* the final reply for this recipient (lines with CR LF), once known */
+    bool fwd;     /* goes to the next hop in this transaction */
 };
 
 struct smtpd_session {
@@ -168,6 +171,9 @@ struct smtpd_session {
     struct smtpd_rcpt *rcpts;
     size_t n_rcpts, cap_rcpts;
     char *pending_rcpt; /* sent to the next hop, waiting for its reply */
+    char *pending_params;
+    char *mail_params;  /* MAIL parameters as passed on (" KEY=VALUE..." or "") */
+    size_t retx_next;   /* resending the envelope: the next recipient to send */
     char *xf[XF_COUNT]; /* XFORWARD values as the client sent them (xtext) */
     bool xf_sent;
     /* DATA */
@@ -215,6 +221,12 @@ void smtpd_spool_end(struct smtpd_session *s);
 
 /* forward.c: the scanned message to the next hop. */
 void smtpd_forward_start(struct smtpd_session *s, int fd);
+/*
+ * Only the recipients marked fwd get the message; the others already have
+ * their reply. The next hop's transaction is made again (RSET, MAIL, RCPT)
+ * when some recipients drop out.
+ */
+void smtpd_forward_some(struct smtpd_session *s, int fd);
 void smtpd_forward_discard(struct smtpd_session *s, const char *reply);
 
 /* scan.c */

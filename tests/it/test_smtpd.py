@@ -515,6 +515,42 @@ def test_lmtp_both_sides(tmp_path, wardd, dovecot, how):
         s.stop()
 
 
+@pytest.mark.parametrize("listen", ["lmtp", "smtp"])
+def test_recipients_with_different_policies(tmp_path, wardd, dovecot, listen):
+    """bob's policy rejects infected mail, carol's accepts it: carol gets it,
+    bob does not; over LMTP each recipient gets its own reply."""
+    users = tmp_path / "users.conf"
+    users.write_text("[carol@example.com]\naction_av_infected = accept\n")
+    w = wardd(extra=f"[global]\nuser_config = {users}\n")
+    dv = dovecot()
+    fport = free_port()
+    s = WardSmtpd(tmp_path / "smtpd", fport, w.sock,
+                  extra=f"listen_protocol = {listen}\nforward = lmtp:127.0.0.1:{dv.port}\n")
+    (tmp_path / "postfix").mkdir()
+    p = Postfix(tmp_path / "postfix", "smtpd-rcpts", main_extra=(
+        "virtual_mailbox_domains =\nrelay_domains = example.com\n"
+        f"transport_maps = inline:{{example.com={listen}:inet:[127.0.0.1]:{fport}}}\n"
+        if listen == "lmtp" else
+        "virtual_mailbox_domains =\nrelay_domains = example.com\n"
+        f"transport_maps = inline:{{example.com=smtp:[127.0.0.1]:{fport}}}\n"))
+    try:
+        code, text = send(p.port, message(subject="infected", body=eicar() + b"\r\n"),
+                          rcpts=("bob@example.com", "carol@example.com"))
+        assert code == 250, text
+        wait_for(lambda: dv.delivered("carol"), 30, "carol's copy")
+        time.sleep(1.5)
+        assert dv.delivered("bob") == []
+        assert b"Subject: infected" in dv.delivered("carol")[0]
+        log = s.logtext()
+        assert "<bob@example.com>: reject infected" in log, log
+        if listen == "lmtp":
+            assert re.search(r"to=<bob@example.com>.*status=bounced.*5\.7\.1", p.maillog())
+        assert re.search(r"to=<carol@example.com>.*status=sent", p.maillog())
+    finally:
+        p.stop()
+        s.stop()
+
+
 def test_starttls(chain, tmp_path):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
