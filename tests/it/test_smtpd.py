@@ -10,6 +10,7 @@ sockets and read back from the Maildir that Postfix's virtual(8) writes.
 import os
 import pathlib
 import re
+import shutil
 import signal
 import smtplib
 import socket
@@ -574,6 +575,95 @@ def test_starttls(chain, tmp_path):
     # commands pipelined after STARTTLS in the clear are dropped, not run
     out = session(s.port, b"EHLO x\r\nSTARTTLS\r\nMAIL FROM:<evil@example.org>\r\n", timeout=3)
     assert b"220 2.0.0 Ready to start TLS" in out and b"2.1.0" not in out, out
+
+
+# ---- Exim as a client: ward-smtpd as its smarthost ------------------------------
+
+EXIM_ROOT = pathlib.Path("/tmp/ward-it-exim")
+
+
+def exim_binary():
+    """Debian's Exim, unpacked from its package into a private folder (it
+    cannot be installed beside Postfix), or None."""
+    if os.path.exists("/usr/sbin/exim4") and not os.path.exists("/usr/sbin/postfix"):
+        return "/usr/sbin/exim4"
+    exe = EXIM_ROOT / "root" / "usr" / "sbin" / "exim4"
+    if not exe.exists():
+        EXIM_ROOT.mkdir(exist_ok=True)
+        debs = list(EXIM_ROOT.glob("exim4-daemon-light_*.deb"))
+        if not debs:
+            subprocess.run(["apt-get", "download", "exim4-daemon-light"], cwd=EXIM_ROOT,
+                           capture_output=True, timeout=120)
+            debs = list(EXIM_ROOT.glob("exim4-daemon-light_*.deb"))
+        if not debs:
+            return None
+        subprocess.run(["dpkg", "-x", str(debs[0]), str(EXIM_ROOT / "root")], check=True,
+                       capture_output=True, timeout=120)
+    # the binary looks up its compiled-in user before it reads any configuration
+    if subprocess.run(["id", "Debian-exim"], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", "Debian-exim"], check=True, timeout=30)
+    return str(exe)
+
+
+def test_exim_smarthost(chain, tmp_path):
+    exim = exim_binary()
+    if not exim:
+        pytest.skip("no Exim package to unpack (apt-get download exim4-daemon-light failed)")
+    p, s, _ = chain("after")
+    d = tmp_path / "exim"
+    for sub in ("spool", "log"):
+        (d / sub).mkdir(parents=True)
+        shutil.chown(d / sub, "nobody", "nogroup")
+    conf = d / "exim.conf"
+    conf.write_text(f"""\
+exim_path = {exim}
+keep_environment =
+primary_hostname = exim.example.net
+spool_directory = {d}/spool
+log_file_path = {d}/log/%slog
+exim_user = nobody
+exim_group = nogroup
+never_users =
+trusted_users = root
+begin routers
+smarthost:
+  driver = manualroute
+  domains = *
+  transport = remote_smtp
+  route_list = * 127.0.0.1::{s.port} byname
+  self = send
+  no_more
+begin transports
+remote_smtp:
+  driver = smtp
+  allow_localhost
+  hosts_avoid_tls = *
+begin retry
+* * F,1m,10s
+""")
+    msg = message(subject="via Exim", body=TRICKY_BODY, extra=TRICKY_EXTRA)
+    r = subprocess.run([exim, "-C", str(conf), "-odf", "-f", "alice@example.org",
+                        "bob@example.com"], input=msg.replace(b"\r\n", b"\n"),
+                       capture_output=True, timeout=60)
+    # the delivery runs without privilege after -C and logs to standard error
+    log = (d / "log" / "mainlog").read_text(errors="replace") + r.stderr.decode(errors="replace")
+    assert r.returncode == 0 and "Completed" in log, log
+    assert re.search(r"=> bob@example.com R=smarthost T=remote_smtp .*C=\"250", log), log
+    got = p.wait_delivered(1)
+    body = strip_trace(got[0])
+    # Exim adds its own Received line only; the rest arrives as written
+    assert body.endswith(msg.split(b"\r\n\r\n", 1)[1]), body[-300:]
+    assert b"Subject: via Exim\r\n" in body
+    # infected: refused to Exim, which bounces it (its own log says why)
+    r = subprocess.run([exim, "-C", str(conf), "-odf", "-f", "alice@example.org",
+                        "bob@example.com"],
+                       input=message(subject="bad", body=eicar() + b"\r\n").replace(b"\r\n", b"\n"),
+                       capture_output=True, timeout=60)
+    log = (d / "log" / "mainlog").read_text(errors="replace") + r.stderr.decode(errors="replace")
+    assert re.search(r"\*\* bob@example.com .*550 5\.7\.1", log), log
+    time.sleep(1)
+    assert len(p.delivered()) == 1
 
 
 # ---- durability: Postfix -> ward-smtpd -> Postfix, 2,000 messages ------------
