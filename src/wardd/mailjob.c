@@ -2,7 +2,7 @@
  * mailjob.c - what MAILSCAN does in a worker thread: one message through
  * ward_mail_process with the current database, ward.conf and its
  * user_config file (re-read on SIGHUP), the quarantine store (opened at the
- * first message) and this host's name; then the reply block and the changed
+ * first message a policy quarantines) and this host's name; then the reply block and the changed
  * message, as a descriptor or as chunks (proto/mailproto.h).
  *
  * The configuration is shared by reference: a SIGHUP installs a new one,
@@ -124,28 +124,43 @@ void mailjob_stop(void)
     cfg_unref(c);
 }
 
-/* The current configuration and store (a handle is shared by threads). */
-static struct mail_cfg *acquire(ward_quarantine **store)
+/* The current configuration. */
+static struct mail_cfg *acquire(void)
 {
     pthread_mutex_lock(&M.lock);
     struct mail_cfg *c = M.cur;
     if (c)
         c->refs++;
-    if (c && !M.store && time(NULL) - M.store_failed >= STORE_RETRY) {
-        struct ward_diag d;
-        if (ward_quarantine_open(c->qdir, c->qkey[0] ? c->qkey : NULL, &c->qopts, &M.store,
-                                 &d)) {
-            /* messages that need it are deferred; the rest go on */
-            ward_log(WARD_LOG_WARNING, "quarantine %s: %s", c->qdir, d.msg);
+    pthread_mutex_unlock(&M.lock);
+    return c;
+}
+
+/*
+ * The store, opened at the first message a policy quarantines (a handle is
+ * shared by threads): wardd never makes a store nobody asked for. A store
+ * that cannot be opened is tried again after STORE_RETRY seconds; meanwhile
+ * the messages that need it are deferred.
+ */
+static ward_err open_store(void *arg, ward_quarantine **out, struct ward_diag *d)
+{
+    const struct mail_cfg *c = arg;
+    ward_err e = WARD_OK;
+    pthread_mutex_lock(&M.lock);
+    if (!M.store && M.store_failed && time(NULL) - M.store_failed < STORE_RETRY) {
+        e = ward_diag_set(d, WARD_ERR_IO, "quarantine %s could not be opened lately", c->qdir);
+    } else if (!M.store) {
+        e = ward_quarantine_open(c->qdir, c->qkey[0] ? c->qkey : NULL, &c->qopts, &M.store, d);
+        if (e) {
+            ward_log(WARD_LOG_WARNING, "quarantine %s: %s", c->qdir, d->msg);
             M.store = NULL;
             M.store_failed = time(NULL);
         } else {
             snprintf(M.store_dir, sizeof M.store_dir, "%s", c->qdir);
         }
     }
-    *store = M.store;
+    *out = M.store;
     pthread_mutex_unlock(&M.lock);
-    return c;
+    return e;
 }
 
 /* Append the changed message as chunks, then the zero length. */
@@ -236,8 +251,7 @@ void mailjob_run(struct job *j, ward_scanner *sc)
         if (fd < 0 && j->stream.size == 0)
             fd = j->fd = ward_tmpfile(wardd_tmpdir[0] ? wardd_tmpdir : NULL); /* empty */
     }
-    ward_quarantine *store = NULL;
-    struct mail_cfg *c = acquire(&store);
+    struct mail_cfg *c = acquire();
     if (!sc || !c || fd < 0) {
         mailjob_fail(j, !sc ? "no database loaded" : !c ? "no configuration" : "no message");
         cfg_unref(c);
@@ -250,7 +264,8 @@ void mailjob_run(struct job *j, ward_scanner *sc)
         .scanner = sc,
         .conf = c->conf,
         .users = c->users,
-        .store = store,
+        .open_store = open_store,
+        .open_store_arg = c,
         .hostname = c->hostname,
         .db_version = dbv,
     };

@@ -293,6 +293,8 @@ def test_infected_mail_rejected(rig, agent):
     assert "virus" in m.group(1).lower() or "Ward.Test.EICAR" in m.group(1), m.group(0)
     time.sleep(0.5)
     assert rig.maildir(agent) == []
+    # no policy quarantined: no store was made
+    assert not rig.qdir.exists()
 
 
 @pytest.mark.parametrize("agent", AGENTS)

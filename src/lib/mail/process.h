@@ -89,7 +89,12 @@ struct ward_mail_ctx {
     ward_scanner *scanner;
     const ward_conf *conf;      /* ward.conf */
     const ward_conf *users;     /* the user_config file, or NULL */
-    ward_quarantine *store;     /* NULL: quarantining fails (and defers) */
+    ward_quarantine *store;     /* NULL: open_store is asked, when set */
+    /* Open (or give the open) store at the first message that quarantines, so
+       that a policy without quarantine never creates one. NULL or an error:
+       quarantining fails (and defers). */
+    ward_err (*open_store)(void *arg, ward_quarantine **out, struct ward_diag *diag);
+    void *open_store_arg;
     struct ward_scan_opts scan; /* limits, cache, tmpdir */
     const char *hostname;
     const char *db_version; /* for X-Virus-Scanner: "27000/Tue Nov 25 10:08:42 2026" */

@@ -251,9 +251,13 @@ ward_err ward_rewrite_quarantine(const struct ward_mail_ctx *ctx, const struct w
                                  const struct ward_judgement *j, const struct ward_msginfo *mi,
                                  char id[WARD_QID_LEN + 1], struct ward_diag *diag)
 {
-    if (!ctx->store)
+    ward_quarantine *store = ctx->store;
+    if (!store && !ctx->open_store)
         return ward_diag_set(diag, WARD_ERR_NOTFOUND,
                              "quarantine asked by policy, but no quarantine store is open");
+    ward_err oe = store ? WARD_OK : ctx->open_store(ctx->open_store_arg, &store, diag);
+    if (oe)
+        return oe;
     size_t n = scan ? scan->n_det : 0;
     const char **names = calloc(n + 1, sizeof *names);
     if (!names)
@@ -279,12 +283,12 @@ ward_err ward_rewrite_quarantine(const struct ward_mail_ctx *ctx, const struct w
     };
     ward_err err;
     if (msg && msg->data) {
-        err = ward_quarantine_put_mem(ctx->store, &meta, msg->data, msg->len, id, diag);
+        err = ward_quarantine_put_mem(store, &meta, msg->data, msg->len, id, diag);
     } else if (lseek(msg_fd, 0, SEEK_SET) != 0) {
         err = ward_diag_set(diag, WARD_ERR_IO, "quarantine: the message cannot be read again: %s",
                             strerror(errno));
     } else {
-        err = ward_quarantine_put_fd(ctx->store, &meta, msg_fd, id, diag);
+        err = ward_quarantine_put_fd(store, &meta, msg_fd, id, diag);
     }
     free(names);
     return err;
