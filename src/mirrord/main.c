@@ -63,7 +63,8 @@ static bool open_log(const ward_conf *conf, bool foreground, struct ward_diag *d
     return !ward_log_open(sink, "ward-mirrord", file, level, d);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's error logger: its own format strings. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     (void)cls;

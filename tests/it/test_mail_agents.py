@@ -408,3 +408,23 @@ def test_corpora_through_ward_pipe_byte_identical(tmp_path, wardd):
     assert n > 300
     assert not bad, f"{len(bad)} of {n} messages:\n" + "\n".join(bad[:30])
     assert w.request(b"zPING\0") == b"PONG\0"
+
+
+def test_ward_pipe_over_tcp_takes_addresses_not_names(tmp_path, wardd):
+    # ward-pipe is linked statically to start fast: no name service, so a
+    # TCP wardd is given by address, and a name is a clear temporary failure
+    port = free_port()
+    w = wardd(tcp_port=port)
+    conf = tmp_path / "agent.conf"
+    msg = clean_message()
+    for target, code in ((f"127.0.0.1:{port}", 0), (f"localhost:{port}", 0),
+                         (f"wardd.example.invalid:{port}", 75)):
+        conf.write_text(f"[pipe]\nwardd_socket = {target}\ntmp_dir = {tmp_path}\n")
+        r = run([PIPE, "--config", conf, "--exit-codes=sysexits", "-f", "a@example.net",
+                 "-r", "b@example.com"], input=msg, timeout=60)
+        assert r.returncode == code, (target, r.stderr)
+        if code == 0:
+            assert r.stdout == msg
+        else:
+            assert r.stdout == b"" and b"not a host name" in r.stderr
+    assert w.proc.poll() is None

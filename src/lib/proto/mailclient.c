@@ -20,6 +20,7 @@
 
 #include "proto/mailproto.h"
 #include "util/fdpass.h"
+#include "proto/resolve.h"
 #include "util/spool.h"
 
 #define CHUNK (1u << 20)
@@ -66,21 +67,18 @@ static ward_err connect_target(const char *target, int *out, struct ward_diag *d
         colon[-1] = 0;
         h++;
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int r = getaddrinfo(h, colon + 1, &hints, &ai);
-    if (r != 0)
-        return ward_diag_set(diag, WARD_ERR_IO, "%s: %s", target, gai_strerror(r));
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int e = 0;
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        e = errno;
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    ward_err err = ward_resolve_tcp(h, colon + 1, &sa, &sa_len, diag);
+    if (err)
+        return err;
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sa_len) != 0) {
+        int e = errno;
         if (fd >= 0)
             close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0)
         return ward_diag_set(diag, WARD_ERR_IO, "cannot connect to %s: %s", target, strerror(e));
+    }
     *out = fd;
     return WARD_OK;
 }
