@@ -146,6 +146,13 @@ void smtpd_session_hop_failed(struct smtpd_session *s, const char *why)
         /* answered (451) when the message is complete or scanned */
         return;
     case ST_FORWARD:
+        if (s->fwd_ended)
+            /* RFC 1047: it may have committed the message and died before
+               saying so. A 4xx risks a second copy, a 2xx a lost one. */
+            ward_log(WARD_LOG_WARNING,
+                     "%s: from=<%s>: the next hop went away after the end of the data; "
+                     "if it kept the message, the client's retry delivers it twice",
+                     s->peer, s->sender ? s->sender : "");
         smtpd_reply(s, "451 4.4.2 %s Error: next hop failed: %s", s->sd->cfg->hostname, why);
         break;
     case ST_CLOSING:

@@ -707,9 +707,14 @@ def test_durability_exactly_once(tmp_path, wardd, fault):
     fport = free_port()
     (tmp_path / "b").mkdir()
     (tmp_path / "a").mkdir()
+    # With the next hop killed, its queue holds the mail until the end: a
+    # virtual(8) killed between writing the Maildir file and telling qmgr
+    # would deliver that message again after the restart (Postfix's own
+    # at-least-once local delivery), which says nothing about the proxy.
+    hold = "defer_transports = virtual\n" if fault == "nexthop" else ""
     b = Postfix(tmp_path / "b", "smtpd-dur-b",
                 main_extra="smtpd_authorized_xforward_hosts = 127.0.0.0/8\n"
-                "default_process_limit = 200\n")
+                "default_process_limit = 200\n" + hold)
     s = WardSmtpd(tmp_path / "smtpd", fport, w.sock, b.port)
     a = Postfix(tmp_path / "a", "smtpd-dur-a", main_extra=(
         "virtual_mailbox_domains =\nrelay_domains = example.com\n"
@@ -720,8 +725,16 @@ def test_durability_exactly_once(tmp_path, wardd, fault):
     try:
         errors = []
         ts = send_many(a.port, N_MSGS, N_SESSIONS, errors)
+        def accepted():
+            if not hold:
+                return len(b.delivered())
+            return len(re.findall(r"postfix/qmgr\[\d+\]: \w+: from=<alice", b.maillog()))
+
+        at_kill = 0
         if fault != "none":
-            wait_for(lambda: len(b.delivered()) >= N_MSGS // 2, 300, "half the messages")
+            # early enough that mail is surely still flowing on a fast machine
+            wait_for(lambda: accepted() >= N_MSGS // 4, 300, "a quarter of the messages")
+            at_kill = accepted()
             if fault == "wardd":
                 w.proc.send_signal(signal.SIGKILL)
                 w.proc.wait(timeout=10)
@@ -730,11 +743,28 @@ def test_durability_exactly_once(tmp_path, wardd, fault):
             else:
                 b.stop()
                 time.sleep(3)
-                subprocess.run(["/usr/sbin/postfix", "-c", str(b.confdir), "start"],
-                               check=True, capture_output=True, timeout=60)
+                # postsuper, cleaning up the queue files the kill cut short, logs
+                # as user postfix before postlogd is up
+                shutil.chown(b.log, "postfix")
+                # master may still be on its way out
+                deadline = time.monotonic() + 60
+                while True:
+                    r = subprocess.run(["/usr/sbin/postfix", "-c", str(b.confdir), "start"],
+                                       capture_output=True, text=True, timeout=60)
+                    if r.returncode == 0 or time.monotonic() > deadline:
+                        break
+                    time.sleep(1)
+                assert r.returncode == 0, r.stdout + r.stderr + b.maillog()[-2000:]
         for t in ts:
             t.join(timeout=600)
         assert not errors, errors[:5]
+        if hold:
+            deadline = time.monotonic() + 300
+            while a.queue() and time.monotonic() < deadline:
+                a.flush()
+                time.sleep(2)
+            b.postconf("defer_transports =")
+            b.flush()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and len(message_ids(b)) < N_MSGS:
             a.flush()
@@ -742,9 +772,22 @@ def test_durability_exactly_once(tmp_path, wardd, fault):
         time.sleep(3)
         ids = message_ids(b)
         dupes = {i for i in ids if ids.count(i) > 1}
-        assert not dupes, sorted(dupes)[:10]
+        if fault == "nexthop":
+            # SMTP's own limit (RFC 1047): a next hop killed after it committed a
+            # message but before its 250 got out leaves the sender unsure; the
+            # proxy answers 4xx (a retry, maybe a second copy) rather than risk
+            # a loss. Only such messages may arrive twice: their first attempt
+            # ended with the next hop gone after the end of DATA.
+            alog = a.maillog()
+            for d in dupes:
+                qid = re.search(r"(\w+): message-id=<" + d + "@", alog).group(1)
+                assert re.search(qid + r": to=.*status=deferred.*next hop failed.*"
+                                 r"in reply to end of DATA", alog), (d, qid)
+            assert len(dupes) <= s.logtext().count("went away after the end of the data")
+        else:
+            assert not dupes, sorted(dupes)[:10]
         assert len(set(ids)) == N_MSGS, (len(set(ids)), a.queue()[:3], s.logtext()[-3000:])
-        if fault == "wardd":
+        if fault == "wardd" and at_kill < N_MSGS - 200:
             assert "scan failed, deferred" in s.logtext()
         if fault == "nexthop":
             assert "next hop" in s.logtext()
