@@ -125,8 +125,6 @@ static bool open_socket(const ward_conf *conf)
             return false;
         }
     }
-    ward_log(WARD_LOG_NOTICE, "ward-milter %s listening on %s, scanning through %s", WARD_VERSION,
-             spec, milter_cfg.wardd);
     return true;
 }
 
@@ -204,6 +202,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ward-milter: %s\n", d.msg);
         return 2;
     }
+    ward_log(WARD_LOG_NOTICE, "ward-milter %s listening on %s, scanning through %s",
+             WARD_VERSION, ward_opt_str(conf, sec, "socket"), milter_cfg.wardd);
     if (ward_drop_privileges(ward_opt_str(conf, sec, "user"), &d)) {
         ward_log(WARD_LOG_ERROR, "%s", d.msg);
         ward_pidfile_remove(pid_file, pid_fd);

@@ -339,3 +339,183 @@ def test_big_message_moves_to_a_spool_file_intact(mta):
     assert ": clean: accepted" in m.logtext()
     assert list(spool.iterdir()) == []  # unlinked
     spool.rmdir()
+
+
+# ---- Sendmail ------------------------------------------------------------------------------
+# Sendmail conflicts with Postfix as a package, so its binary is unpacked from the Debian
+# package into a private folder (downloaded once with apt-get download) and run as
+# `sendmail -bs` (one SMTP session on its standard input) with a private sendmail.cf made
+# from sendmail-cf's m4 macros with INPUT_MAIL_FILTER. Accepted mail stays in its queue
+# (-odq), where the header fields (qf file) and the body (df file) are read.
+
+SENDMAIL_ROOT = pathlib.Path("/tmp/ward-it-sendmail")
+
+
+def sendmail_root():
+    """The unpacked sendmail-bin and sendmail-cf packages, or None."""
+    root = SENDMAIL_ROOT / "root"
+    binary = root / "usr" / "libexec" / "sendmail" / "sendmail"
+    if binary.exists():
+        return root
+    if not shutil.which("m4") or not shutil.which("unshare") or not shutil.which("dpkg"):
+        return None
+    debs = SENDMAIL_ROOT / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["apt-get", "download", "sendmail-bin", "sendmail-cf"], cwd=debs,
+                       capture_output=True, timeout=300)
+    if r.returncode != 0:
+        return None
+    for deb in debs.glob("*.deb"):
+        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True, timeout=120)
+    return root if binary.exists() else None
+
+
+class Sendmail:
+    def __init__(self, tmp, milter_sock):
+        self.root = sendmail_root()
+        if self.root is None:
+            pytest.skip("sendmail cannot be unpacked here (needs m4, unshare, apt-get download)")
+        self.tmp = pathlib.Path(tmp)
+        self.queue = self.tmp / "mqueue"
+        self.queue.mkdir(mode=0o700)
+        (self.tmp / "service.switch").write_text("hosts files\naliases files\n")
+        (self.tmp / "aliases").write_text("")
+        cf = self.root / "usr" / "share" / "sendmail" / "cf"
+        mc = f"""divert(-1)
+include(`{cf}/m4/cf.m4')
+divert(0)
+OSTYPE(`linux')
+define(`confDOMAIN_NAME', `mx.example.net')
+define(`confDONT_PROBE_INTERFACES', `True')
+define(`confSERVICE_SWITCH_FILE', `{self.tmp}/service.switch')
+define(`ALIAS_FILE', `{self.tmp}/aliases')
+define(`QUEUE_DIR', `{self.queue}')
+define(`STATUS_FILE', `{self.tmp}/statistics')
+define(`confHELP_FILE', `')
+define(`confPID_FILE', `{self.tmp}/sendmail.pid')
+define(`confDONT_BLAME_SENDMAIL', `TrustStickyBit,GroupWritableDirPathSafe')
+FEATURE(`accept_unresolvable_domains')
+FEATURE(`nocanonify')
+INPUT_MAIL_FILTER(`ward', `S=unix:{milter_sock}, F=T, T=S:30s;R:30s;E:5m')
+MAILER(`local')
+MAILER(`smtp')
+"""
+        self.cf = self.tmp / "sendmail.cf"
+        r = subprocess.run(["m4"], input=mc.encode(), capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        self.cf.write_bytes(r.stdout)
+
+    def session(self, msg, rcpts=("bob@example.com",)):
+        """One SMTP session with `sendmail -bs`: the last reply line of each step."""
+        # an unqualified host name makes Sendmail sleep a minute: a private UTS namespace
+        # gives it a qualified one
+        cmd = ["unshare", "-u", "sh", "-c", 'hostname mx.example.net && exec "$@"', "sh",
+               str(self.root / "usr" / "libexec" / "sendmail" / "sendmail"), "-C", str(self.cf),
+               "-bs", "-odq"]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        out = []
+
+        def reply():
+            while True:
+                line = p.stdout.readline()
+                if not line:
+                    out.append("")
+                    return
+                if line[3:4] != b"-":
+                    out.append(line.decode(errors="replace").rstrip())
+                    return
+
+        def cmdl(c):
+            p.stdin.write(c.encode() + b"\r\n")
+            p.stdin.flush()
+            reply()
+
+        try:
+            reply()
+            cmdl("EHLO client.example.org")
+            cmdl("MAIL FROM:<alice@example.org>")
+            for r in rcpts:
+                cmdl(f"RCPT TO:<{r}>")
+            cmdl("DATA")
+            p.stdin.write(msg.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+            p.stdin.flush()
+            reply()
+            cmdl("QUIT")
+            p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return out
+
+    def queued(self):
+        """[(header lines without Sendmail's flags, body)] of the queued messages."""
+        out = []
+        for qf in sorted(self.queue.glob("qf*")):
+            heads = []
+            for line in qf.read_bytes().split(b"\n"):
+                if line.startswith(b"H"):
+                    heads.append(line[1:].split(b"?", 2)[-1] if line[1:2] == b"?" else line[1:])
+                elif line[:1] in (b" ", b"\t") and heads:
+                    heads[-1] += b"\n" + line
+            out.append((heads, (self.queue / ("df" + qf.name[2:])).read_bytes()))
+        return out
+
+
+@pytest.fixture
+def sendmail(tmp_path, wardd):
+    if os.geteuid() != 0:
+        pytest.skip("unshare -u needs root")
+    started = []
+
+    def _start(policy=""):
+        w = wardd(extra=policy)
+        md = tmp_path / "milter"
+        md.mkdir()
+        m = Milter(md, w.sock)
+        started.append(m)
+        sd = tmp_path / "sendmail"
+        sd.mkdir()
+        os.chmod(tmp_path, 0o755)
+        return Sendmail(sd, m.sock), m
+
+    yield _start
+    for m in started:
+        m.stop()
+
+
+def test_sendmail_clean_mail_intact(sendmail):
+    s, m = sendmail()
+    msg = message(extra=b"X-Spaces:    three\r\nX-NoSpace:tight\r\nX-Folded: a\r\n\tb\r\n",
+                  body=b"line one\r\n.dot line\r\n\xc3\xa4 8-bit\r\n")
+    replies = s.session(msg)
+    assert replies[-2].startswith("250 2.0.0"), replies
+    [(heads, body)] = s.queued()
+    assert body == b"line one\n.dot line\n\xc3\xa4 8-bit\n"
+    for field in [b"From: Alice <alice@example.org>", b"X-Spaces:    three", b"X-NoSpace:tight",
+                  b"X-Folded: a\n\tb"]:
+        assert field in heads, heads
+    assert not any(h.startswith(b"X-Ward") for h in heads)
+    assert ": clean: accepted" in m.logtext()
+
+
+def test_sendmail_eicar_rejected(sendmail):
+    s, m = sendmail()
+    replies = s.session(with_attachment(eicar()))
+    assert replies[-2].startswith("550 5.7.1") and "EICAR" in replies[-2].upper(), replies
+    assert s.queued() == []
+
+
+def test_sendmail_headers_and_subject(sendmail):
+    s, m = sendmail("[milter]\naction_av_infected = accept\nwrite_to_header = all\n"
+                    "write_to_subject = yes\n")
+    msg = with_attachment(eicar(), subject="Quarterly figures")
+    replies = s.session(msg)
+    assert replies[-2].startswith("250 2.0.0"), replies
+    [(heads, body)] = s.queued()
+    # Sendmail's Return-Path template line comes first, then the inserted fields
+    heads = [h for h in heads if not h.startswith(b"Return-Path:")]
+    assert heads[0].startswith(b"X-") and heads[1].startswith(b"X-"), heads
+    assert any(h.startswith(b"X-Ward-Result: infected (Ward.Test.EICAR") for h in heads)
+    assert b"Subject: [virus Ward.Test.EICAR] Quarterly figures" in heads
+    assert body == msg.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n")
