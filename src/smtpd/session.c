@@ -224,6 +224,18 @@ static void on_hop_xforward(struct smtpd_session *s, unsigned code, const char *
     smtpd_hop_command(s->hop, line, 1, on_hop_mail);
 }
 
+/* XFORWARD and MAIL went together: the first reply is XFORWARD's. */
+static void on_hop_xf_mail(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+{
+    if (s->xf_sent) {
+        s->xf_sent = false;
+        if (code / 100 != 2)
+            ward_log(WARD_LOG_WARNING, "%s: next hop refused XFORWARD (%u)", s->peer, code);
+        return;
+    }
+    on_hop_mail(s, code, text, len);
+}
+
 static void on_hop_rcpt(struct smtpd_session *s, unsigned code, const char *text, size_t len)
 {
     relay(s, code, text, len);
@@ -394,7 +406,15 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
             any = true;
         }
     }
-    if (any) {
+    if (any && (smtpd_hop_ext(s->hop) & EXT_PIPELINING)) {
+        /* one round trip for both: XFORWARD's reply, then MAIL's */
+        char mail[2 * WARD_SMTP_MAX_CMD + 32];
+        snprintf(mail, sizeof mail, "MAIL FROM:<%s>%s", s->sender, s->first_fail);
+        s->first_fail[0] = 0;
+        smtpd_hop_command(s->hop, line, 0, NULL);
+        s->xf_sent = true; /* the next reply is XFORWARD's */
+        smtpd_hop_command(s->hop, mail, 2, on_hop_xf_mail);
+    } else if (any) {
         smtpd_hop_command(s->hop, line, 1, on_hop_xforward);
     } else {
         snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender, s->first_fail);

@@ -175,7 +175,7 @@ struct smtpd_session {
     char *mail_params;  /* MAIL parameters as passed on (" KEY=VALUE..." or "") */
     size_t retx_next;   /* resending the envelope: the next recipient to send */
     char *xf[XF_COUNT]; /* XFORWARD values as the client sent them (xtext) */
-    bool xf_sent;
+    bool xf_sent; /* XFORWARD pipelined with MAIL: its reply is due first */
     /* DATA */
     struct ward_smtp_data dec;
     int spool_fd;

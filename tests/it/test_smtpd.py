@@ -194,6 +194,9 @@ def test_clean_mail_arrives_byte_identical(chain, mode):
     got = p.wait_delivered(1)
     assert strip_trace(got[0]) == msg, s.logtext()
     assert "accept clean" in s.logtext()
+    if mode == "after":
+        # XFORWARD went through: the reinjection smtpd names the original queue id
+        assert "orig_queue_id=" in p.maillog()
 
 
 def test_big_message_moves_to_a_file_and_arrives_whole(chain):
