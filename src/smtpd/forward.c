@@ -243,10 +243,7 @@ static void on_retx_rset(struct smtpd_session *s, unsigned code, const char *tex
         smtpd_forward_discard(s, "451 4.3.0 Error: next hop refused RSET");
         return;
     }
-    char line[2 * WARD_SMTP_MAX_CMD + 32];
-    snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender,
-             s->mail_params ? s->mail_params : "");
-    smtpd_hop_command(s->hop, line, 1, on_retx_mail);
+    smtpd_send_mail(s, 1, on_retx_mail);
 }
 
 void smtpd_forward_some(struct smtpd_session *s, int fd)

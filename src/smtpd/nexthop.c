@@ -26,14 +26,18 @@
 const char *const smtpd_xf_names[XF_COUNT] = {"NAME", "ADDR", "PORT", "PROTO",
                                               "HELO", "IDENT", "SOURCE"};
 
+/* Replies that may be due at once: XFORWARD, MAIL and pipelined RCPTs. */
+#define HOP_MAX_WAIT 128
+
 struct smtpd_hop {
     struct smtpd_session *s;
     struct bufferevent *bev;
     unsigned ext;
     uint64_t size;
     bool xf[XF_COUNT];
-    unsigned want;
-    smtpd_hop_cb cb;
+    unsigned want;          /* replies due */
+    smtpd_hop_cb cbs[HOP_MAX_WAIT]; /* who gets each, in order (a ring) */
+    unsigned head;
     ward_buf reply;
     bool in_cb, zombie;
     void (*drain)(struct smtpd_session *s);
@@ -65,6 +69,11 @@ unsigned smtpd_hop_ext(const struct smtpd_hop *h)
 uint64_t smtpd_hop_size(const struct smtpd_hop *h)
 {
     return h->size;
+}
+
+unsigned smtpd_hop_due(const struct smtpd_hop *h)
+{
+    return h ? h->want : 0;
 }
 
 bool smtpd_hop_xf(const struct smtpd_hop *h, int attr)
@@ -183,10 +192,13 @@ static void on_read(struct bufferevent *bev, void *arg)
             fail(h, "next hop closed the session");
             return;
         }
+        smtpd_hop_cb cb = h->cbs[h->head];
+        h->head = (h->head + 1) % HOP_MAX_WAIT;
         h->want--;
         set_timeout(h);
         h->in_cb = true;
-        h->cb(h->s, code, (const char *)h->reply.data, h->reply.len);
+        if (cb)
+            cb(h->s, code, (const char *)h->reply.data, h->reply.len);
         h->in_cb = false;
         ward_buf_reset(&h->reply);
         if (h->zombie) {
@@ -306,8 +318,8 @@ void smtpd_hop_free(struct smtpd_hop *h)
 
 void smtpd_hop_expect(struct smtpd_hop *h, unsigned replies, smtpd_hop_cb cb)
 {
-    h->want += replies;
-    h->cb = cb;
+    for (unsigned i = 0; i < replies && h->want < HOP_MAX_WAIT; i++)
+        h->cbs[(h->head + h->want++) % HOP_MAX_WAIT] = cb;
     set_timeout(h);
 }
 

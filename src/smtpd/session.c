@@ -90,12 +90,15 @@ void smtpd_txn_reset(struct smtpd_session *s)
         free(s->rcpts[i].reply);
     }
     s->n_rcpts = 0;
-    free(s->pending_rcpt);
-    free(s->pending_params);
+    for (size_t i = 0; i < s->pq_len; i++) {
+        free(s->pq[s->pq_head + i].addr);
+        free(s->pq[s->pq_head + i].params);
+    }
+    s->pq_head = s->pq_len = 0;
+    s->mail_pending = false;
     free(s->mail_params);
-    s->pending_rcpt = s->pending_params = s->mail_params = NULL;
+    s->mail_params = NULL;
     s->in_mail = false;
-    s->xf_sent = false;
     if (s->fwd_fd >= 0 && s->fwd_fd != s->spool_fd)
         close(s->fwd_fd);
     s->fwd_fd = -1;
@@ -199,9 +202,18 @@ static void on_hop_rset(struct smtpd_session *s, unsigned code, const char *text
     back_to_commands(s);
 }
 
+/* A reply the client waited for came: go on once no other is due. */
+static void hop_replied(struct smtpd_session *s)
+{
+    if (s->state == ST_CLOSING || smtpd_hop_due(s->hop))
+        return;
+    back_to_commands(s);
+}
+
 static void on_hop_mail(struct smtpd_session *s, unsigned code, const char *text, size_t len)
 {
     relay(s, code, text, len);
+    s->mail_pending = false;
     if (s->state == ST_CLOSING)
         return;
     if (code / 100 == 2)
@@ -210,7 +222,15 @@ static void on_hop_mail(struct smtpd_session *s, unsigned code, const char *text
         free(s->sender);
         s->sender = NULL;
     }
-    back_to_commands(s);
+    hop_replied(s);
+}
+
+void smtpd_send_mail(struct smtpd_session *s, unsigned replies, smtpd_hop_cb cb)
+{
+    char line[2 * WARD_SMTP_MAX_CMD + 32];
+    snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender,
+             s->mail_params ? s->mail_params : "");
+    smtpd_hop_command(s->hop, line, replies, cb);
 }
 
 static void on_hop_xforward(struct smtpd_session *s, unsigned code, const char *text, size_t len)
@@ -218,22 +238,15 @@ static void on_hop_xforward(struct smtpd_session *s, unsigned code, const char *
     (void)text, (void)len;
     if (code / 100 != 2)
         ward_log(WARD_LOG_WARNING, "%s: next hop refused XFORWARD (%u)", s->peer, code);
-    char line[2 * WARD_SMTP_MAX_CMD + 32];
-    snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender, s->first_fail);
-    s->first_fail[0] = 0;
-    smtpd_hop_command(s->hop, line, 1, on_hop_mail);
+    smtpd_send_mail(s, 1, on_hop_mail);
 }
 
-/* XFORWARD and MAIL went together: the first reply is XFORWARD's. */
-static void on_hop_xf_mail(struct smtpd_session *s, unsigned code, const char *text, size_t len)
+/* XFORWARD pipelined with MAIL: its reply is only logged. */
+static void on_hop_xf_reply(struct smtpd_session *s, unsigned code, const char *text, size_t len)
 {
-    if (s->xf_sent) {
-        s->xf_sent = false;
-        if (code / 100 != 2)
-            ward_log(WARD_LOG_WARNING, "%s: next hop refused XFORWARD (%u)", s->peer, code);
-        return;
-    }
-    on_hop_mail(s, code, text, len);
+    (void)text, (void)len;
+    if (code / 100 != 2)
+        ward_log(WARD_LOG_WARNING, "%s: next hop refused XFORWARD (%u)", s->peer, code);
 }
 
 static void on_hop_rcpt(struct smtpd_session *s, unsigned code, const char *text, size_t len)
@@ -241,18 +254,19 @@ static void on_hop_rcpt(struct smtpd_session *s, unsigned code, const char *text
     relay(s, code, text, len);
     if (s->state == ST_CLOSING)
         return;
+    struct smtpd_rcpt q = s->pq[s->pq_head++];
+    if (--s->pq_len == 0)
+        s->pq_head = 0;
     if (code / 100 == 2) {
         struct smtpd_rcpt *r = &s->rcpts[s->n_rcpts++];
-        r->addr = s->pending_rcpt;
-        r->params = s->pending_params;
+        *r = q;
         r->reply = NULL;
         r->fwd = true;
     } else {
-        free(s->pending_rcpt);
-        free(s->pending_params);
+        free(q.addr);
+        free(q.params);
     }
-    s->pending_rcpt = s->pending_params = NULL;
-    back_to_commands(s);
+    hop_replied(s);
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -373,8 +387,7 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     }
     s->sender = strndup(p.addr, p.addr_len);
     /* The parameters go on unchanged but SIZE, which we offer whether or
-       not the next hop does. They wait in first_fail until XFORWARD is
-       answered. */
+       not the next hop does. */
     size_t fl = 0;
     s->first_fail[0] = 0;
     for (size_t i = 0; i < p.n_params; i++) {
@@ -390,7 +403,13 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     }
     free(s->mail_params);
     s->mail_params = strdup(s->first_fail);
-    wait_hop(s);
+    s->first_fail[0] = 0;
+    /* With PIPELINING the RCPTs that follow go on at once (see resume) */
+    bool pipe = smtpd_hop_ext(s->hop) & EXT_PIPELINING;
+    if (pipe)
+        s->mail_pending = true;
+    else
+        wait_hop(s);
     char line[2 * WARD_SMTP_MAX_CMD + 32];
     int n = snprintf(line, sizeof line, "XFORWARD");
     bool any = false;
@@ -406,65 +425,83 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
             any = true;
         }
     }
-    if (any && (smtpd_hop_ext(s->hop) & EXT_PIPELINING)) {
-        /* one round trip for both: XFORWARD's reply, then MAIL's */
-        char mail[2 * WARD_SMTP_MAX_CMD + 32];
-        snprintf(mail, sizeof mail, "MAIL FROM:<%s>%s", s->sender, s->first_fail);
-        s->first_fail[0] = 0;
-        smtpd_hop_command(s->hop, line, 0, NULL);
-        s->xf_sent = true; /* the next reply is XFORWARD's */
-        smtpd_hop_command(s->hop, mail, 2, on_hop_xf_mail);
+    if (any && pipe) {
+        /* one round trip for both */
+        smtpd_hop_command(s->hop, line, 1, on_hop_xf_reply);
+        smtpd_send_mail(s, 1, on_hop_mail);
     } else if (any) {
         smtpd_hop_command(s->hop, line, 1, on_hop_xforward);
     } else {
-        snprintf(line, sizeof line, "MAIL FROM:<%s>%s", s->sender, s->first_fail);
-        s->first_fail[0] = 0;
-        smtpd_hop_command(s->hop, line, 1, on_hop_mail);
+        smtpd_send_mail(s, 1, on_hop_mail);
     }
+}
+
+/* NULL when the RCPT goes to the next hop, else our own reply to it. */
+static const char *rcpt_problem(struct smtpd_session *s, const struct ward_smtp_cmd *c,
+                                struct ward_smtp_path *p)
+{
+    if (c->bad_bytes)
+        return "500 5.5.2 Error: bad characters in command";
+    if (!s->in_mail && !s->mail_pending)
+        return "503 5.5.1 Error: need MAIL command";
+    if (s->n_rcpts + s->pq_len >= s->sd->cfg->max_recipients)
+        return "452 4.5.3 Error: too many recipients";
+    enum ward_smtp_path_result r = ward_smtp_parse_path(c->arg, c->arg_len, "TO:", p);
+    if (r != WARD_SMTP_PATH_OK || p->addr_len == 0)
+        return r == WARD_SMTP_PATH_PARAM ? "555 5.5.4 Error: bad parameters"
+                                          : "501 5.1.3 Bad recipient address syntax";
+    return param_problem(s, p, false);
+}
+
+/* Room for one more recipient, both pending and taken. */
+static bool rcpt_room(struct smtpd_session *s)
+{
+    size_t want = s->n_rcpts + s->pq_len + 1;
+    if (want > s->cap_rcpts) {
+        size_t cap = s->cap_rcpts ? s->cap_rcpts * 2 : 8;
+        struct smtpd_rcpt *n = realloc(s->rcpts, cap * sizeof *n);
+        if (!n)
+            return false;
+        s->rcpts = n;
+        s->cap_rcpts = cap;
+    }
+    if (s->pq_head + s->pq_len == s->pq_cap) {
+        size_t cap = s->pq_cap ? s->pq_cap * 2 : 8;
+        struct smtpd_rcpt *n = realloc(s->pq, cap * sizeof *n);
+        if (!n)
+            return false;
+        s->pq = n;
+        s->pq_cap = cap;
+    }
+    return true;
 }
 
 static void cmd_rcpt(struct smtpd_session *s, const struct ward_smtp_cmd *c)
 {
-    if (!s->in_mail) {
-        smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
-        return;
-    }
-    if (s->n_rcpts >= s->sd->cfg->max_recipients) {
-        smtpd_reply(s, "452 4.5.3 Error: too many recipients");
-        return;
-    }
     struct ward_smtp_path p;
-    enum ward_smtp_path_result r = ward_smtp_parse_path(c->arg, c->arg_len, "TO:", &p);
-    if (r != WARD_SMTP_PATH_OK || p.addr_len == 0) {
-        smtpd_reply(s, r == WARD_SMTP_PATH_PARAM ? "555 5.5.4 Error: bad parameters"
-                                                  : "501 5.1.3 Bad recipient address syntax");
-        s->errors++;
-        return;
-    }
-    const char *why = param_problem(s, &p, false);
+    const char *why = rcpt_problem(s, c, &p);
     if (why) {
         smtpd_reply(s, "%s", why);
+        if (strncmp(why, "501", 3) == 0 || strncmp(why, "555", 3) == 0)
+            s->errors++;
         return;
     }
-    if (s->n_rcpts == s->cap_rcpts) {
-        size_t cap = s->cap_rcpts ? s->cap_rcpts * 2 : 8;
-        struct smtpd_rcpt *n = realloc(s->rcpts, cap * sizeof *n);
-        if (!n) {
-            smtpd_reply(s, "452 4.3.0 Error: out of memory");
-            return;
-        }
-        s->rcpts = n;
-        s->cap_rcpts = cap;
+    if (!rcpt_room(s)) {
+        smtpd_reply(s, "452 4.3.0 Error: out of memory");
+        return;
     }
-    s->pending_rcpt = strndup(p.addr, p.addr_len);
-    s->pending_params = malloc(p.params_len + 2);
-    if (s->pending_params)
-        snprintf(s->pending_params, p.params_len + 2, "%s%.*s", p.params_len ? " " : "",
+    struct smtpd_rcpt *q = &s->pq[s->pq_head + s->pq_len++];
+    memset(q, 0, sizeof *q);
+    q->addr = strndup(p.addr, p.addr_len);
+    q->params = malloc(p.params_len + 2);
+    if (q->params)
+        snprintf(q->params, p.params_len + 2, "%s%.*s", p.params_len ? " " : "",
                  (int)p.params_len, p.params);
     char line[WARD_SMTP_MAX_CMD + 16];
     snprintf(line, sizeof line, "RCPT TO:<%.*s>%s", (int)p.addr_len, p.addr,
-             s->pending_params ? s->pending_params : "");
-    wait_hop(s);
+             q->params ? q->params : "");
+    if (!(smtpd_hop_ext(s->hop) & EXT_PIPELINING))
+        wait_hop(s);
     smtpd_hop_command(s->hop, line, 1, on_hop_rcpt);
 }
 
@@ -623,6 +660,7 @@ static void handle(struct smtpd_session *s, const struct ward_smtp_cmd *c)
 void smtpd_session_resume(struct smtpd_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
+    bool waiting = false;
     while (s->state == ST_CMD || s->state == ST_DATA) {
         if (s->state == ST_DATA) {
             if (!smtpd_spool_read(s, in))
@@ -658,12 +696,21 @@ void smtpd_session_resume(struct smtpd_session *s)
         }
         char line[WARD_SMTP_MAX_CMD];
         memcpy(line, p, len);
-        evbuffer_drain(in, used);
         struct ward_smtp_cmd cmd;
         ward_smtp_parse_cmd(line, len, &cmd);
+        if (smtpd_hop_due(s->hop)) {
+            /* Pipelined to the next hop: replies are due, and ours must come
+               after them. Only a RCPT the next hop answers may go on now. */
+            struct ward_smtp_path path;
+            if (cmd.verb != WARD_SMTP_RCPT || rcpt_problem(s, &cmd, &path)) {
+                waiting = true;
+                break;
+            }
+        }
+        evbuffer_drain(in, used);
         handle(s, &cmd);
     }
-    if (s->state == ST_CMD || s->state == ST_DATA)
+    if ((s->state == ST_CMD || s->state == ST_DATA) && !waiting)
         bufferevent_enable(s->bev, EV_READ);
     else
         bufferevent_disable(s->bev, EV_READ);

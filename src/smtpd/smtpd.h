@@ -121,7 +121,10 @@ typedef void (*smtpd_hop_cb)(struct smtpd_session *s, unsigned code, const char 
 
 struct smtpd_hop *smtpd_hop_open(struct smtpd_session *s, struct ward_diag *diag);
 void smtpd_hop_free(struct smtpd_hop *h);
-/* Send a command line (without CR LF) and wait for `replies` replies, each to cb. */
+/* Replies still due from the next hop. */
+unsigned smtpd_hop_due(const struct smtpd_hop *h);
+/* Send a command line (without CR LF) and wait for `replies` replies, each to
+   cb (NULL: ignored), after those already due. */
 void smtpd_hop_command(struct smtpd_hop *h, const char *line, unsigned replies, smtpd_hop_cb cb);
 /* Expect replies without sending (the greeting, LMTP's per-recipient replies). */
 void smtpd_hop_expect(struct smtpd_hop *h, unsigned replies, smtpd_hop_cb cb);
@@ -170,12 +173,13 @@ struct smtpd_session {
     char *sender;
     struct smtpd_rcpt *rcpts;
     size_t n_rcpts, cap_rcpts;
-    char *pending_rcpt; /* sent to the next hop, waiting for its reply */
-    char *pending_params;
+    /* RCPTs sent to the next hop whose replies are due, oldest first */
+    struct smtpd_rcpt *pq;
+    size_t pq_head, pq_len, pq_cap;
+    bool mail_pending;  /* MAIL sent, its reply due */
     char *mail_params;  /* MAIL parameters as passed on (" KEY=VALUE..." or "") */
     size_t retx_next;   /* resending the envelope: the next recipient to send */
     char *xf[XF_COUNT]; /* XFORWARD values as the client sent them (xtext) */
-    bool xf_sent; /* XFORWARD pipelined with MAIL: its reply is due first */
     /* DATA */
     struct ward_smtp_data dec;
     int spool_fd;
@@ -210,6 +214,8 @@ void smtpd_session_free(struct smtpd_session *s);
 void smtpd_session_resume(struct smtpd_session *s);
 /* The next hop went away or failed: 421 to the client and close. */
 void smtpd_session_hop_failed(struct smtpd_session *s, const char *why);
+/* MAIL FROM with the sender and parameters to the next hop. */
+void smtpd_send_mail(struct smtpd_session *s, unsigned replies, smtpd_hop_cb cb);
 /* The transaction is over (after the final reply): forget it. */
 void smtpd_txn_reset(struct smtpd_session *s);
 

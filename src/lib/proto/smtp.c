@@ -184,6 +184,17 @@ bool ward_smtp_parse_reply(const char *line, size_t len, unsigned *code, bool *l
 
 /* ---- DATA ---------------------------------------------------------------- */
 
+/* Copy in[i..] up to the next CR or LF to out + *o; returns where it stopped. */
+static size_t copy_text(const uint8_t *in, size_t i, size_t n, uint8_t *out, size_t *o)
+{
+    size_t j = i;
+    while (j < n && in[j] != '\r' && in[j] != '\n')
+        j++;
+    memcpy(out + *o, in + i, j - i);
+    *o += j - i;
+    return j;
+}
+
 enum { D_BOL = 0, D_TEXT, D_CR, D_DOT, D_DOT_CR };
 
 void ward_smtp_data_init(struct ward_smtp_data *d)
@@ -204,12 +215,7 @@ size_t ward_smtp_data_feed(struct ward_smtp_data *d, const uint8_t *in, size_t n
         case D_TEXT:
             /* the common case: copy up to the next line-end byte */
             if (c != '\r' && c != '\n') {
-                size_t j = i;
-                while (j < n && in[j] != '\r' && in[j] != '\n')
-                    j++;
-                memcpy(out + o, in + i, j - i);
-                o += j - i;
-                i = j - 1;
+                i = copy_text(in, i, n, out, &o) - 1;
                 continue;
             }
             if (c == '\r') {
@@ -293,12 +299,7 @@ size_t ward_smtp_stuff_feed(struct ward_smtp_stuff *s, const uint8_t *in, size_t
     for (size_t i = 0; i < n; i++) {
         uint8_t c = in[i];
         if (st == S_TEXT && c != '\r' && c != '\n') {
-            size_t j = i;
-            while (j < n && in[j] != '\r' && in[j] != '\n')
-                j++;
-            memcpy(out + o, in + i, j - i);
-            o += j - i;
-            i = j - 1;
+            i = copy_text(in, i, n, out, &o) - 1;
             continue;
         }
         if (st == S_CR) {
