@@ -7,8 +7,9 @@
  * one thread at a time. Uses OpenSSL's libcrypto (SHA-NI where the CPU has it),
  * loaded when a hasher first computes something (util/crypto.h).
  *
- * Ward's own digests (of databases, of objects for the verdict cache, cache
- * keys) are BLAKE2b-256 from libsodium: fast, and no reason to load libcrypto.
+ * Ward's own digests (of databases, compile cache keys) are BLAKE2b-256
+ * from libsodium: no reason to load libcrypto for them. The verdict cache
+ * keys objects by SHA-256 (faster than BLAKE2b where the CPU has SHA-NI).
  */
 #ifndef WARD_UTIL_HASH_H
 #define WARD_UTIL_HASH_H
