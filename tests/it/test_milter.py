@@ -519,3 +519,18 @@ def test_sendmail_headers_and_subject(sendmail):
     assert any(h.startswith(b"X-Ward-Result: infected (Ward.Test.EICAR") for h in heads)
     assert b"Subject: [virus Ward.Test.EICAR] Quarterly figures" in heads
     assert body == msg.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n")
+
+
+def test_non_smtpd_milters_for_locally_submitted_mail(mta):
+    """Mail submitted with Postfix's sendmail(1) goes through pickup and
+    non_smtpd_milters, with no client address."""
+    p, m, _ = mta("[milter]\nwrite_to_header = all\n",
+                  main_extra="non_smtpd_milters = $smtpd_milters\n")
+    msg = message(subject="local submission").replace(b"\r\n", b"\n")
+    r = subprocess.run(["/usr/sbin/sendmail", "-C", str(p.confdir), "-f", "alice@example.org",
+                        "bob@example.com"], input=msg, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = p.wait_delivered(1)[0]
+    assert b"X-Ward-Result: clean" in got
+    assert got.endswith(msg.split(b"\n\n", 1)[1])
+    assert ": clean: accepted, changed" in m.logtext()
