@@ -2,7 +2,6 @@
 #include "daemon_client.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "proto/resolve.h"
 #include "util/buf.h"
 
 #define REPLY_TIMEOUT_MS (10 * 60 * 1000) /* a scan of a large file may take long */
@@ -42,24 +42,20 @@ static int connect_target(const char *target, char *err, size_t errcap)
             close(fd);
         return -1;
     }
-    char host[512];
-    snprintf(host, sizeof host, "%s", target);
-    char *colon = strrchr(host, ':');
-    *colon = 0;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int r = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (r != 0) {
-        snprintf(err, errcap, "%s: %s", target, gai_strerror(r));
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    struct ward_diag d;
+    if (ward_resolve_target(target, &sa, &sa_len, &d)) {
+        snprintf(err, errcap, "%s", d.msg);
         return -1;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sa_len) != 0) {
         snprintf(err, errcap, "cannot connect to %s: %s", target, strerror(errno));
         if (fd >= 0)
             close(fd);
         fd = -1;
     }
-    freeaddrinfo(ai);
     return fd;
 }
 

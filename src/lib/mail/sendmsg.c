@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "mail/script.h"
+#include "proto/resolve.h"
 #include "proto/smtp.h"
 
 #define SEND_MAX_RCPTS 1000
@@ -132,25 +132,15 @@ static ward_err command(struct smtp *c, const char *cmd, unsigned want, unsigned
 
 static ward_err smtp_connect(struct smtp *c, struct ward_diag *diag)
 {
-    char host[512];
-    snprintf(host, sizeof host, "%s", c->relay);
-    char *colon = strrchr(host, ':'), *h = host;
-    if (!colon)
-        return ward_diag_set(diag, WARD_ERR_PARSE, "notify_relay %s: not ADDRESS:PORT", c->relay);
-    *colon = 0;
-    if (h[0] == '[' && colon > h + 1 && colon[-1] == ']') {
-        colon[-1] = 0;
-        h++;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int r = getaddrinfo(h, colon + 1, &hints, &ai);
-    if (r != 0)
-        return ward_diag_set(diag, WARD_ERR_IO, "%s: %s", c->relay, gai_strerror(r));
-    c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    ward_err err = WARD_OK;
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    ward_err err = ward_resolve_target(c->relay, &sa, &sa_len, diag);
+    if (err)
+        return ward_diag_prefix(diag, err, "notify_relay: ");
+    c->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c->fd < 0) {
         err = ward_diag_set(diag, WARD_ERR_IO, "%s: socket: %s", c->relay, strerror(errno));
-    } else if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    } else if (connect(c->fd, (struct sockaddr *)&sa, sa_len) != 0 && errno != EINPROGRESS) {
         err = ward_diag_set(diag, WARD_ERR_IO, "%s: connect: %s", c->relay, strerror(errno));
     } else {
         err = wait_fd(c->fd, POLLOUT, c->deadline, c->relay, diag);
@@ -159,7 +149,6 @@ static ward_err smtp_connect(struct smtp *c, struct ward_diag *diag)
         if (!err && (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0 || so != 0))
             err = ward_diag_set(diag, WARD_ERR_IO, "%s: connect: %s", c->relay, strerror(so));
     }
-    freeaddrinfo(ai);
     return err;
 }
 

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,19 +56,9 @@ static ward_err connect_target(const char *target, int *out, struct ward_diag *d
             close(fd);
         return ward_diag_set(diag, WARD_ERR_IO, "cannot connect to %s: %s", target, strerror(e));
     }
-    char host[512];
-    snprintf(host, sizeof host, "%s", target);
-    char *colon = strrchr(host, ':');
-    *colon = 0;
-    /* "[::1]:3310" */
-    char *h = host;
-    if (h[0] == '[' && colon > h + 1 && colon[-1] == ']') {
-        colon[-1] = 0;
-        h++;
-    }
     struct sockaddr_storage sa;
     socklen_t sa_len;
-    ward_err err = ward_resolve_tcp(h, colon + 1, &sa, &sa_len, diag);
+    ward_err err = ward_resolve_target(target, &sa, &sa_len, diag);
     if (err)
         return err;
     int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -18,6 +18,13 @@
 ward_err ward_resolve_tcp(const char *host, const char *port, struct sockaddr_storage *out,
                           socklen_t *len, struct ward_diag *diag) WARD_MUST_CHECK;
 
+/*
+ * "HOST:PORT" or "[V6ADDR]:PORT" (the last colon splits) through
+ * ward_resolve_tcp; errors name the whole target.
+ */
+ward_err ward_resolve_target(const char *target, struct sockaddr_storage *out, socklen_t *len,
+                             struct ward_diag *diag) WARD_MUST_CHECK;
+
 /* Numeric forms only (both implementations start with this). */
 ward_err ward_resolve_numeric(const char *host, const char *port, struct sockaddr_storage *out,
                               socklen_t *len, struct ward_diag *diag) WARD_MUST_CHECK;

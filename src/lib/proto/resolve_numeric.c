@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,23 @@ ward_err ward_resolve_numeric(const char *host, const char *port, struct sockadd
     if (strcmp(host, "localhost") == 0)
         return ward_resolve_numeric("127.0.0.1", port, out, len, diag);
     return ward_diag_set(diag, WARD_ERR_NOTFOUND, "%s is not an address", host);
+}
+
+ward_err ward_resolve_target(const char *target, struct sockaddr_storage *out, socklen_t *len,
+                             struct ward_diag *diag)
+{
+    char host[512];
+    if (snprintf(host, sizeof host, "%s", target) >= (int)sizeof host)
+        return ward_diag_set(diag, WARD_ERR_LIMIT, "address too long: %.64s...", target);
+    char *colon = strrchr(host, ':'), *h = host;
+    if (!colon)
+        return ward_diag_set(diag, WARD_ERR_PARSE, "%s: not HOST:PORT", target);
+    *colon = 0;
+    if (h[0] == '[' && colon > h + 1 && colon[-1] == ']') {
+        colon[-1] = 0;
+        h++;
+    }
+    return ward_resolve_tcp(h, colon + 1, out, len, diag);
 }
 
 #ifdef WARD_RESOLVE_NUMERIC_ONLY
