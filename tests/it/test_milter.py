@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import BUILD, eicar
-from postfix_peer import Postfix, available, strip_postfix_lines
+from postfix_peer import Postfix, available, free_port, strip_postfix_lines
 
 MILTER = BUILD / "src" / "milter" / "ward-milter"
 
@@ -26,13 +26,17 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 
 
 class Milter:
-    def __init__(self, tmp, wardd_sock, extra=""):
+    def __init__(self, tmp, wardd_sock, extra="", inet_port=None):
         self.tmp = pathlib.Path(tmp)
         self.sock = self.tmp / "milter.sock"
         self.log = self.tmp / "milter.log"
         self.conf = self.tmp / "milter.conf"
+        self.inet_port = inet_port
+        # what the MTA is told: unix:PATH, or inet:HOST:PORT (Postfix's form)
+        self.spec = f"inet:127.0.0.1:{inet_port}" if inet_port else f"unix:{self.sock}"
+        listen = f"inet:{inet_port}@127.0.0.1" if inet_port else f"unix:{self.sock}"
         self.conf.write_text(
-            f"[milter]\nsocket = unix:{self.sock}\nsocket_mode = 0666\n"
+            f"[milter]\nsocket = {listen}\nsocket_mode = 0666\n"
             f"wardd_socket = {wardd_sock}\npid_file = {self.tmp}/milter.pid\n"
             f"log_file = {self.log}\nlog_level = debug\n{extra}")
         self.proc = subprocess.Popen([str(MILTER), "--foreground", "--config", str(self.conf)],
@@ -43,6 +47,12 @@ class Milter:
                 raise RuntimeError("ward-milter exited: " + self.proc.stderr.read().decode())
             if self.sock.exists():
                 return
+            if inet_port:
+                try:
+                    socket.create_connection(("127.0.0.1", inet_port), timeout=1).close()
+                    return
+                except OSError:
+                    pass
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("ward-milter did not start")
@@ -71,16 +81,17 @@ def mta(tmp_path, request):
         pytest.fail(f"ward-milter is not built at {MILTER}")
     started = []
 
-    def _start(policy="", milter_extra="", main_extra="", scan=True):
+    def _start(policy="", milter_extra="", main_extra="", scan=True, inet=False):
         w = request.getfixturevalue("wardd")(extra=policy) if scan else None
         md = tmp_path / "milter"
         md.mkdir()
-        m = Milter(md, w.sock if w else tmp_path / "no-wardd.sock", milter_extra)
+        m = Milter(md, w.sock if w else tmp_path / "no-wardd.sock", milter_extra,
+                   inet_port=free_port() if inet else None)
         started.append(m)
         pd = tmp_path / "postfix"
         pd.mkdir()
         p = Postfix(pd, "milter", main_extra=(
-            f"smtpd_milters = unix:{m.sock}\nmilter_default_action = tempfail\n"
+            f"smtpd_milters = {m.spec}\nmilter_default_action = tempfail\n"
             f"milter_protocol = 6\n{main_extra}"))
         started.append(p)
         return p, m, w
@@ -534,3 +545,12 @@ def test_non_smtpd_milters_for_locally_submitted_mail(mta):
     assert b"X-Ward-Result: clean" in got
     assert got.endswith(msg.split(b"\n\n", 1)[1])
     assert ": clean: accepted, changed" in m.logtext()
+
+
+def test_inet_milter_socket(mta):
+    """[milter] socket = inet:PORT@127.0.0.1, Postfix's smtpd_milters = inet:127.0.0.1:PORT."""
+    p, m, _ = mta(inet=True)
+    msg = message()
+    assert send(p.port, msg)[0] == 250
+    assert strip_postfix_lines(p.wait_delivered(1)[0]) == msg
+    assert refused(p.port, with_attachment(eicar()))[0] == 550
