@@ -141,6 +141,11 @@ void smtpd_hop_set_ehlo(struct smtpd_hop *h, const char *text, size_t len)
         first = false;
         p = nl ? nl + 1 : end;
     }
+    struct smtpd_caps *c = &h->s->sd->caps;
+    c->ext = h->ext;
+    c->size = h->size;
+    memcpy(c->xf, h->xf, sizeof c->xf);
+    c->known = true;
 }
 
 void smtpd_nodelay(int fd)

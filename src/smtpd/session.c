@@ -51,6 +51,17 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
     bufferevent_write(s->bev, line, (size_t)n);
 }
 
+/* The next hop's keywords: its own when connected, else the last seen. */
+static unsigned hop_ext(const struct smtpd_session *s)
+{
+    return s->hop ? smtpd_hop_ext(s->hop) : s->sd->caps.ext;
+}
+
+static uint64_t hop_size(const struct smtpd_session *s)
+{
+    return s->hop ? smtpd_hop_size(s->hop) : s->sd->caps.size;
+}
+
 static void deferred_free(evutil_socket_t fd, short what, void *arg)
 {
     struct smtpd_session *s = arg;
@@ -140,9 +151,14 @@ void smtpd_session_free(struct smtpd_session *s)
 
 void smtpd_session_hop_failed(struct smtpd_session *s, const char *why)
 {
-    ward_log(WARD_LOG_WARNING, "%s: %s", s->peer, why);
     smtpd_hop_free(s->hop);
     s->hop = NULL;
+    if (s->state == ST_CMD && !s->in_mail && !s->mail_pending && !s->pq_len) {
+        /* between transactions: the next MAIL connects again */
+        ward_log(WARD_LOG_INFO, "%s: idle next-hop connection ended: %s", s->peer, why);
+        return;
+    }
+    ward_log(WARD_LOG_WARNING, "%s: %s", s->peer, why);
     switch (s->state) {
     case ST_DATA:
     case ST_SCAN:
@@ -274,8 +290,8 @@ static void on_hop_rcpt(struct smtpd_session *s, unsigned code, const char *text
 static void reply_ehlo(struct smtpd_session *s)
 {
     const struct smtpd_cfg *cfg = s->sd->cfg;
-    unsigned ext = smtpd_hop_ext(s->hop);
-    uint64_t size = cfg->max_message_size, hs = smtpd_hop_size(s->hop);
+    unsigned ext = hop_ext(s);
+    uint64_t size = cfg->max_message_size, hs = hop_size(s);
     if (hs && (!size || hs < size))
         size = hs;
     char buf[1024];
@@ -332,7 +348,7 @@ static void cmd_hello(struct smtpd_session *s, const struct ward_smtp_cmd *c)
 static const char *param_problem(struct smtpd_session *s, const struct ward_smtp_path *p,
                                  bool mail)
 {
-    unsigned ext = smtpd_hop_ext(s->hop);
+    unsigned ext = hop_ext(s);
     if (p->n_params && !s->esmtp)
         return "555 5.5.4 Error: parameters need EHLO";
     for (size_t i = 0; i < p->n_params; i++) {
@@ -361,6 +377,9 @@ static const char *param_problem(struct smtpd_session *s, const struct ward_smtp
     }
     return NULL;
 }
+
+static void mail_go(struct smtpd_session *s);
+static void connect_hop(struct smtpd_session *s);
 
 static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
 {
@@ -392,8 +411,7 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     s->first_fail[0] = 0;
     for (size_t i = 0; i < p.n_params; i++) {
         const struct ward_smtp_param *q = &p.param[i];
-        if (q->key_len == 4 && strncasecmp(q->key, "SIZE", 4) == 0 &&
-            !(smtpd_hop_ext(s->hop) & EXT_SIZE))
+        if (q->key_len == 4 && strncasecmp(q->key, "SIZE", 4) == 0 && !(hop_ext(s) & EXT_SIZE))
             continue;
         int n = snprintf(s->first_fail + fl, sizeof s->first_fail - fl, " %.*s",
                          (int)(q->val ? (size_t)(q->val + q->val_len - q->key) : q->key_len),
@@ -404,6 +422,16 @@ static void cmd_mail(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     free(s->mail_params);
     s->mail_params = strdup(s->first_fail);
     s->first_fail[0] = 0;
+    if (!s->hop) {
+        connect_hop(s);
+        return;
+    }
+    mail_go(s);
+}
+
+/* XFORWARD and MAIL to the next hop. */
+static void mail_go(struct smtpd_session *s)
+{
     /* With PIPELINING the RCPTs that follow go on at once (see resume) */
     bool pipe = smtpd_hop_ext(s->hop) & EXT_PIPELINING;
     if (pipe)
@@ -500,7 +528,7 @@ static void cmd_rcpt(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     char line[WARD_SMTP_MAX_CMD + 16];
     snprintf(line, sizeof line, "RCPT TO:<%.*s>%s", (int)p.addr_len, p.addr,
              q->params ? q->params : "");
-    if (!(smtpd_hop_ext(s->hop) & EXT_PIPELINING))
+    if (!(hop_ext(s) & EXT_PIPELINING))
         wait_hop(s);
     smtpd_hop_command(s->hop, line, 1, on_hop_rcpt);
 }
@@ -718,6 +746,13 @@ void smtpd_session_resume(struct smtpd_session *s)
 
 /* ---- start-up: the next hop first, then our greeting ---------------------- */
 
+static void greet(struct smtpd_session *s)
+{
+    smtpd_reply(s, "220 %s %s Ward", s->sd->cfg->hostname,
+                s->sd->cfg->listen_lmtp ? "LMTP" : "ESMTP");
+    back_to_commands(s);
+}
+
 static void on_hop_ehlo(struct smtpd_session *s, unsigned code, const char *text, size_t len)
 {
     if (code / 100 != 2) {
@@ -725,9 +760,10 @@ static void on_hop_ehlo(struct smtpd_session *s, unsigned code, const char *text
         return;
     }
     smtpd_hop_set_ehlo(s->hop, text, len);
-    smtpd_reply(s, "220 %s %s Ward", s->sd->cfg->hostname,
-                s->sd->cfg->listen_lmtp ? "LMTP" : "ESMTP");
-    back_to_commands(s);
+    if (s->state == ST_HOP_CONNECT)
+        greet(s);
+    else
+        mail_go(s); /* connected for this MAIL */
 }
 
 static void on_hop_greeting(struct smtpd_session *s, unsigned code, const char *text, size_t len)
@@ -741,6 +777,27 @@ static void on_hop_greeting(struct smtpd_session *s, unsigned code, const char *
     snprintf(line, sizeof line, "%s %s", s->sd->cfg->hop == HOP_SMTP ? "EHLO" : "LHLO",
              s->sd->cfg->hostname);
     smtpd_hop_command(s->hop, line, 1, on_hop_ehlo);
+}
+
+/*
+ * Connect to the next hop; its greeting and EHLO reply come to
+ * on_hop_greeting and on_hop_ehlo. The first session does this before its
+ * greeting, to learn the keywords to offer; later ones at their first MAIL,
+ * so that idle clients hold no connection to the next hop.
+ */
+static void connect_hop(struct smtpd_session *s)
+{
+    struct ward_diag d;
+    if (s->state != ST_HOP_CONNECT)
+        wait_hop(s);
+    s->hop = smtpd_hop_open(s, &d);
+    if (!s->hop) {
+        ward_log(WARD_LOG_WARNING, "%s: %s", s->peer, d.msg);
+        smtpd_reply(s, "421 4.4.2 %s Error: next hop unavailable", s->sd->cfg->hostname);
+        smtpd_close_after(s);
+        return;
+    }
+    smtpd_hop_expect(s->hop, 1, on_hop_greeting);
 }
 
 static void client_read(struct bufferevent *bev, void *arg)
@@ -823,14 +880,10 @@ void smtpd_session_start(struct smtpd *sd, int fd, const struct sockaddr *sa, in
     struct timeval tv = {(time_t)sd->cfg->client_timeout, 0};
     bufferevent_set_timeouts(s->bev, &tv, &tv);
     bufferevent_enable(s->bev, EV_WRITE);
-    s->state = ST_HOP_CONNECT;
-    struct ward_diag d;
-    s->hop = smtpd_hop_open(s, &d);
-    if (!s->hop) {
-        ward_log(WARD_LOG_WARNING, "%s: %s", s->peer, d.msg);
-        smtpd_reply(s, "421 4.4.2 %s Error: next hop unavailable", sd->cfg->hostname);
-        smtpd_close_after(s);
+    if (sd->caps.known) {
+        greet(s);
         return;
     }
-    smtpd_hop_expect(s->hop, 1, on_hop_greeting);
+    s->state = ST_HOP_CONNECT;
+    connect_hop(s);
 }

@@ -85,8 +85,17 @@ bool smtpd_acl_allows(const struct smtpd_cfg *cfg, const struct sockaddr *sa);
 
 struct smtpd_session;
 
+/* The next hop's EHLO keywords, from the last EHLO it answered. */
+struct smtpd_caps {
+    unsigned ext;
+    uint64_t size;
+    bool xf[7];
+    bool known;
+};
+
 struct smtpd {
     const struct smtpd_cfg *cfg;
+    struct smtpd_caps caps; /* sessions greet with these and connect at MAIL */
     struct event_base *base;
     struct evconnlistener *listener;
     struct smtpd_session *sessions; /* doubly linked */

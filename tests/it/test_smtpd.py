@@ -375,6 +375,39 @@ def test_connection_limits(chain):
     b.close()
 
 
+def test_idle_clients_hold_no_next_hop_connection(chain):
+    """Idle sessions are cheap: after the first session has learnt the next
+    hop's keywords, a session connects to it only at MAIL."""
+    p, s, _ = chain("after", scan=False, smtpd_extra="max_per_client = 0\n")
+    code, text = send(s.port, message())
+    assert code == 250, text
+    before = p.maillog().count("connect from localhost")
+    socks = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(500)]
+    try:
+        assert all(c.recv(100).startswith(b"220") for c in socks)
+        time.sleep(0.5)
+        assert p.maillog().count("connect from localhost") - before < 5
+        # and one of them can still send
+        c = socks[0]
+        c.sendall(b"EHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\n"
+                  b"DATA\r\n")
+        f = c.makefile("rb")
+        replies = []
+        while len(replies) < 3:
+            line = f.readline()
+            if line[3:4] == b" ":
+                replies.append(line[:3])
+        assert replies == [b"250", b"250", b"250"]
+        assert f.readline().startswith(b"354")
+        c.sendall(b"Subject: idle\r\n\r\nx\r\n.\r\n")
+        assert f.readline().startswith(b"250")
+        f.close()
+    finally:
+        for c in socks:
+            c.close()
+    assert len(p.wait_delivered(2)) == 2
+
+
 def test_wardd_down_defers_then_delivers_once(chain):
     p, s, w = chain("after")
     w.stop()
