@@ -1,10 +1,15 @@
 /*
  * null_milter.c - a milter that does nothing (accepts every message, asks for no
  * replies it does not need): the ceiling of Postfix with any milter, for
- * milter_bench.py, which compiles it with cc -lmilter.
+ * milter_bench.py, which compiles it with cc -lmilter. An optional second
+ * argument makes it wait that many microseconds at the end of each message
+ * (what a scan costs the MTA in waiting alone, without any CPU).
  */
 #include <libmilter/mfapi.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+static useconds_t eom_wait;
 static sfsistat neg(SMFICTX *c, unsigned long f0, unsigned long f1, unsigned long f2,
                     unsigned long f3, unsigned long *p0, unsigned long *p1, unsigned long *p2,
                     unsigned long *p3)
@@ -53,6 +58,8 @@ static sfsistat body(SMFICTX *c, unsigned char *b, size_t n)
 static sfsistat eom(SMFICTX *c)
 {
     (void)c;
+    if (eom_wait)
+        usleep(eom_wait);
     return SMFIS_ACCEPT;
 }
 static sfsistat conn(SMFICTX *c, char *h, _SOCK_ADDR *a)
@@ -74,6 +81,8 @@ int main(int argc, char **argv)
                          nr,     body,         eom, NULL, NULL, NULL, NULL, neg};
     if (argc < 2)
         return 2;
+    if (argc > 2)
+        eom_wait = (useconds_t)strtoul(argv[2], NULL, 10);
     smfi_setconn(argv[1]);
     smfi_register(d);
     smfi_opensocket(1);
