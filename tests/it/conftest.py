@@ -14,7 +14,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("WARD_BUILD_DIR", ROOT / "build"))
 WARD = BUILD / "src" / "ward" / "ward"
 BUNDLED_DB = ROOT / "db"
-CORPORA = ROOT.parent / "shared" / "corpora"
+# Third-party test messages are never part of the repository: the tests that
+# use them run when WARD_CORPORA names their folder, and skip otherwise.
+CORPORA = pathlib.Path(os.environ["WARD_CORPORA"]) if os.environ.get("WARD_CORPORA") else None
 
 
 def eicar() -> bytes:

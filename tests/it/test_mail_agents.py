@@ -371,9 +371,7 @@ def test_wardd_down_defers_and_nothing_is_lost(rig, agent):
 
 
 def corpora_dir():
-    d = os.environ.get("WARD_CORPORA")
-    p = pathlib.Path(d) if d else CORPORA
-    return p if p.is_dir() else None
+    return CORPORA if CORPORA and CORPORA.is_dir() else None
 
 
 def corpus_messages(root):
