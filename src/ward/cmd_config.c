@@ -1,10 +1,12 @@
 /*
- * cmd_config.c - `ward config check [FILE]`: report every problem at once.
+ * cmd_config.c - `ward config check [FILE]`: report every problem at once,
+ * in ward.conf and in the user_config file it names.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "common.h"
+#include "mail/policy.h"
 #include "util/conf.h"
 #include "util/options.h"
 #include "util/paths.h"
@@ -37,6 +39,19 @@ int cmd_config(int argc, char **argv)
         return EXIT_ERROR;
     }
     unsigned n = ward_options_check(conf, print_problem, NULL);
+    /* the per-user and group sections, as wardd reads them */
+    static const char *const global[] = {"global", NULL};
+    const char *uc = ward_opt_str(conf, global, "user_config");
+    if (uc && *uc) {
+        ward_conf *users;
+        if (ward_conf_parse_file(uc, &users, &d)) {
+            printf("%s\n", d.msg);
+            n++;
+        } else {
+            n += ward_policy_check(users, print_problem, NULL);
+            ward_conf_free(users);
+        }
+    }
     ward_conf_free(conf);
     if (n) {
         printf("%s: %u problem%s\n", path, n, n == 1 ? "" : "s");

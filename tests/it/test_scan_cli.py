@@ -211,6 +211,21 @@ def test_config_file_is_used_and_checked(ward, tree, tmp_path):
     ward("config", "check", ROOT / "conf" / "ward.conf", check=0)
 
 
+def test_config_check_reads_the_user_config(ward, tmp_path):
+    users = write(tmp_path / "users.conf", b"[bob@example.com]\naction_av_infected = explode\n"
+                  b"[group:x]\nrecipients = ([\nbogus = 1\n")
+    conf = write(tmp_path / "w.conf", f"[global]\nuser_config = {users}\n".encode())
+    out = ward("config", "check", conf, check=2).stdout.decode()
+    assert f"{users}:2: [bob@example.com] action_av_infected" in out
+    assert f"{users}:4: [group:x] recipients" in out
+    assert f"{users}:5: [group:x] bogus" in out
+    assert "3 problems" in out
+    write(users, b"[group:x]\nrecipients = .*@example\\.com\naction_av_infected = discard\n")
+    ward("config", "check", conf, check=0)
+    users.unlink()
+    assert "users.conf" in ward("config", "check", conf, check=2).stdout.decode()
+
+
 def test_installed_tree_needs_no_options(tmp_path):
     """After `meson install`, ward finds its database and config by its prefix."""
     dest = tmp_path / "dest"
