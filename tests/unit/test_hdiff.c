@@ -15,10 +15,15 @@ static const char *ops_text(const char *a, const char *b)
     size_t n, o = 0;
     if (ward_hdiff_parse((const uint8_t *)a, strlen(a), &ba, NULL))
         return "ERR";
-    if (ward_hdiff_parse((const uint8_t *)b, strlen(b), &bb, NULL))
+    if (ward_hdiff_parse((const uint8_t *)b, strlen(b), &bb, NULL)) {
+        ward_hdiff_block_free(&ba);
         return "ERR";
-    if (ward_hdiff((const uint8_t *)a, &ba, (const uint8_t *)b, &bb, &ops, &n, NULL))
+    }
+    if (ward_hdiff((const uint8_t *)a, &ba, (const uint8_t *)b, &bb, &ops, &n, NULL)) {
+        ward_hdiff_block_free(&ba);
+        ward_hdiff_block_free(&bb);
         return "ERR";
+    }
     out[0] = 0;
     for (size_t i = 0; i < n && o < sizeof out - 32; i++) {
         const struct ward_hop *h = &ops[i];
