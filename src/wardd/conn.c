@@ -69,6 +69,7 @@ struct conn {
     unsigned next_id;
     unsigned cur_id;      /* id of the command being read (INSTREAM, FILDES) */
     unsigned pending;     /* jobs in flight */
+    unsigned busy;        /* event callbacks running on it: it is freed after they return */
     struct job *stream;   /* INSTREAM being received (or a MAILSCAN's chunks) */
     struct job *mail;     /* MAILSCAN whose envelope is being received */
     ward_buf env;         /* its envelope */
@@ -170,7 +171,7 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     L.count--;
-    if (c->pending == 0)
+    if (c->pending == 0 && c->busy == 0)
         conn_free(c);
 }
 
@@ -235,7 +236,7 @@ static void finish_job(struct job *j)
             c->scan_pending = false;
     }
     job_free(j);
-    if (c->closed && c->pending == 0)
+    if (c->closed && c->pending == 0 && c->busy == 0)
         conn_free(c);
     else if (!c->closed)
         update_events(c);
@@ -781,7 +782,7 @@ static void process_input(struct conn *c)
     }
 }
 
-static void on_read(evutil_socket_t fd, short what, void *arg)
+static void read_some(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
@@ -867,7 +868,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 /* ---- writing ------------------------------------------------------------ */
 
-static void on_write(evutil_socket_t fd, short what, void *arg)
+static void write_some(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
@@ -965,6 +966,30 @@ void conn_drain_all(void)
 bool conn_busy(void)
 {
     return L.all != NULL || L.waiting_head != NULL;
+}
+
+/*
+ * The event callbacks: the handlers below them may close the connection at
+ * any depth; the struct is freed only once they have all returned.
+ */
+static void guarded(void (*fn)(evutil_socket_t, short, void *), evutil_socket_t fd, short what,
+                    struct conn *c)
+{
+    c->busy++;
+    fn(fd, what, c);
+    c->busy--;
+    if (c->closed && c->pending == 0 && c->busy == 0)
+        conn_free(c);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    guarded(read_some, fd, what, arg);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    guarded(write_some, fd, what, arg);
 }
 
 void conn_accept(int fd, bool unix_sock)
