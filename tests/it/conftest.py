@@ -91,12 +91,18 @@ class Wardd:
             if self.proc.poll() is not None:
                 raise RuntimeError("wardd exited: " + self.proc.stderr.read().decode())
             if self.sock.exists():
+                # the socket listens before the database is loaded: ready
+                # means answering, so that a test's changes to the database
+                # directory come after the first load
                 try:
                     s = _socket.socket(_socket.AF_UNIX)
-                    s.settimeout(2)
+                    s.settimeout(30)
                     s.connect(str(self.sock))
+                    s.sendall(b"zPING\0")
+                    got = s.recv(16)
                     s.close()
-                    return
+                    if got == b"PONG\0":
+                        return
                 except OSError:
                     pass
             _time.sleep(0.05)
