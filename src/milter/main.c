@@ -3,14 +3,15 @@
  *
  * Order of start-up, as Ward's other daemons: read and check the
  * configuration, open the socket and the pid file while still privileged,
- * go to the background, drop to [milter] user, then run libmilter's loop.
- * libmilter owns the signals: SIGTERM, SIGINT and SIGHUP make it stop
- * accepting, finish the open sessions and return (the service manager
+ * go to the background, drop to [milter] user, then accept MTA connections
+ * (server.c). SIGTERM, SIGINT and SIGHUP make it stop accepting and give
+ * the open sessions up to DRAIN_S seconds to end (the service manager
  * starts the milter again to read a changed configuration).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,12 +21,15 @@
 #include <unistd.h>
 
 #include "milter.h"
+#include "server.h"
 #include "util/conf.h"
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/paths.h"
 #include "ward_config.h"
+
+#define DRAIN_S 10
 
 static const char *const sec[] = {"milter", "global", NULL};
 
@@ -72,60 +76,55 @@ static bool load_cfg(const ward_conf *conf)
     return true;
 }
 
-/* The path of a unix: or local: milter socket, or NULL for inet sockets. */
-static const char *unix_path(const char *spec)
-{
-    if (strncmp(spec, "unix:", 5) == 0)
-        return spec + 5;
-    if (strncmp(spec, "local:", 6) == 0)
-        return spec + 6;
-    return spec[0] == '/' ? spec : NULL;
-}
-
-static bool open_socket(const ward_conf *conf)
+/* The milter socket, its mode and group set before anyone may connect; -1 on failure. */
+static int open_socket(const ward_conf *conf)
 {
     const char *spec = ward_opt_str(conf, sec, "socket");
     if (!spec || !*spec) {
         ward_log(WARD_LOG_ERROR, "[milter] socket is empty");
-        return false;
+        return -1;
     }
-    const char *path = unix_path(spec);
-    if (!path && strncmp(spec, "inet:", 5) != 0 && strncmp(spec, "inet6:", 6) != 0) {
-        ward_log(WARD_LOG_ERROR,
-                 "[milter] socket %s: expected unix:PATH, inet:PORT@HOST or "
-                 "inet6:PORT@HOST",
-                 spec);
-        return false;
+    struct ward_diag d;
+    int fd = milter_listen(spec, &d);
+    if (fd < 0) {
+        ward_log(WARD_LOG_ERROR, "[milter] socket %s: %s", spec, d.msg);
+        return -1;
     }
-    /* libmilter creates the socket with the process umask: none until it is chmod'ed */
-    mode_t old = umask(0177);
-    bool ok = smfi_setconn((char *)spec) == MI_SUCCESS && smfi_opensocket(true) == MI_SUCCESS;
-    umask(old);
-    if (!ok) {
-        ward_log(WARD_LOG_ERROR, "[milter] socket %s: cannot listen: %s", spec, strerror(errno));
-        return false;
-    }
+    const char *path = milter_unix_path(spec);
     if (path) {
         mode_t mode = (mode_t)ward_opt_u64(conf, sec, "socket_mode");
         const char *group = ward_opt_str(conf, sec, "socket_group");
-        struct ward_diag d;
         gid_t gid;
         if (group && *group) {
             if (ward_group_id(group, &gid, &d)) {
                 ward_log(WARD_LOG_ERROR, "[milter] socket_group: %s", d.msg);
-                return false;
+                close(fd);
+                return -1;
             }
             if (chown(path, (uid_t)-1, gid) != 0) {
                 ward_log(WARD_LOG_ERROR, "%s: chown: %s", path, strerror(errno));
-                return false;
+                close(fd);
+                return -1;
             }
         }
         if (chmod(path, mode) != 0) {
             ward_log(WARD_LOG_ERROR, "%s: chmod: %s", path, strerror(errno));
-            return false;
+            close(fd);
+            return -1;
         }
     }
-    return true;
+    return fd;
+}
+
+/* Block the stop signals in every thread: the accept loop reads them (signalfd). */
+static void block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 int main(int argc, char **argv)
@@ -179,12 +178,9 @@ int main(int argc, char **argv)
     if (!load_cfg(conf))
         return 2;
     signal(SIGPIPE, SIG_IGN);
-    if (smfi_register(milter_desc) != MI_SUCCESS) {
-        ward_log(WARD_LOG_ERROR, "libmilter refused to register the filter");
-        return 2;
-    }
-    smfi_settimeout((int)ward_opt_u64(conf, sec, "mta_timeout"));
-    if (!open_socket(conf))
+    block_signals();
+    int lfd = open_socket(conf);
+    if (lfd < 0)
         return 2;
     const char *pid_file = ward_opt_str(conf, sec, "pid_file");
     int pid_fd = -1;
@@ -209,10 +205,17 @@ int main(int argc, char **argv)
         ward_pidfile_remove(pid_file, pid_fd);
         return 2;
     }
-    int rc = smfi_main();
+    int rc = 0;
+    if (milter_serve(lfd, (unsigned)ward_opt_u64(conf, sec, "mta_timeout"), DRAIN_S, &d)) {
+        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+        rc = 1;
+    }
+    const char *path = milter_unix_path(ward_opt_str(conf, sec, "socket"));
+    if (path)
+        unlink(path); /* MTAs then fail fast instead of connecting to nobody */
     ward_log(WARD_LOG_NOTICE, "stopping");
     ward_pidfile_remove(pid_file, pid_fd);
     ward_conf_free(conf);
     ward_log_close();
-    return rc == MI_SUCCESS ? 0 : 1;
+    return rc;
 }

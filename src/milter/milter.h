@@ -1,5 +1,7 @@
 /*
- * milter.h - ward-milter: Ward as a Sendmail/Postfix mail filter (libmilter).
+ * milter.h - ward-milter: Ward as a Sendmail/Postfix mail filter. Ward
+ * speaks the milter protocol itself (packet.h, session.h): libmilter's
+ * central poll thread cost more CPU per message than the scan hand-off.
  *
  * The MTA streams one message per transaction: envelope, header fields,
  * body chunks. ward-milter rebuilds the message as the MTA will deliver it
@@ -14,11 +16,12 @@
 #ifndef WARD_MILTER_H
 #define WARD_MILTER_H
 
-#include <libmilter/mfapi.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "packet.h"
 #include "proto/mailproto.h"
+#include "session.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -47,24 +50,35 @@ struct milter_msg {
     char why[256]; /* what failed, for the log */
 };
 
-/* One SMTP connection (smfi_setpriv). */
+/* One SMTP connection: the handlers' state in a session. */
 struct milter_conn {
     char client_addr[64];
     char *helo;
     bool leadspc;     /* the MTA sends header values with their leading space */
-    unsigned long nr; /* SMFIP_NR_* steps the MTA does not wait a reply for */
+    uint32_t nr;      /* MILTER_P_NR_* steps the MTA does not wait a reply for */
     struct milter_msg msg;
 };
 
-/* The callbacks (callbacks.c). */
-extern struct smfiDesc milter_desc;
+/* The handlers (callbacks.c), called by the session for each MTA command. */
+void milter_conn_init(struct milter_conn *c);
+void milter_conn_free(struct milter_conn *c);
+void milter_on_connect(struct milter_conn *c, const struct milter_connect *ci);
+void milter_on_helo(struct milter_conn *c, const char *helo);
+void milter_on_mail(struct milter_conn *c, const char *addr);
+void milter_on_rcpt(struct milter_conn *c, const char *addr);
+void milter_on_header(struct milter_conn *c, const char *name, const char *value);
+void milter_on_eoh(struct milter_conn *c);
+void milter_on_body(struct milter_conn *c, const uint8_t *p, size_t n);
+enum milter_verdict milter_on_eom(struct milter_sess *s);
+void milter_on_abort(struct milter_conn *c);
 
 /* Ask wardd about the spooled message (scan.c); an error means: tempfail. */
-ward_err milter_scan(SMFICTX *ctx, struct milter_conn *c, struct ward_mailproto_reply *out,
+ward_err milter_scan(struct milter_sess *s, struct milter_conn *c, struct ward_mailproto_reply *out,
                      struct ward_diag *diag) WARD_MUST_CHECK;
 
-/* Turn wardd's answer into milter replies and modifications (result.c). */
-sfsistat milter_result(SMFICTX *ctx, struct milter_conn *c, const struct ward_mailproto_reply *r);
+/* Turn wardd's answer into a verdict and modifications (result.c). */
+enum milter_verdict milter_result(struct milter_sess *s, struct milter_conn *c,
+                                  const struct ward_mailproto_reply *r);
 
 /*
  * Apply the difference between the spooled message and the changed one
@@ -72,10 +86,10 @@ sfsistat milter_result(SMFICTX *ctx, struct milter_conn *c, const struct ward_ma
  * fields added, changed or removed, and the body replaced only when it
  * differs. WARD_ERR_* when the changed message cannot be read or applied.
  */
-ward_err milter_modify(SMFICTX *ctx, const struct milter_conn *c, int changed_fd,
+ward_err milter_modify(struct milter_sess *s, const struct milter_conn *c, int changed_fd,
                        struct ward_diag *diag) WARD_MUST_CHECK;
 
-/* Set a reply "CODE X.Y.Z text" on ctx, with the defaults when it is not of class `cls`. */
-void milter_setreply(SMFICTX *ctx, const char *reply, char cls, const char *def);
+/* Set the reply "CODE X.Y.Z text", or the default when it is not of class `cls`. */
+void milter_setreply(struct milter_sess *s, const char *reply, char cls, const char *def);
 
 #endif

@@ -39,7 +39,7 @@ static ward_err read_head(int fd, uint64_t size, ward_buf *b, struct ward_hblock
     }
 }
 
-/* A field's name and value as smfi_* take them (NUL-terminated; folds as LF). */
+/* A field's name and value as the milter packets carry them (NUL-terminated; folds as LF). */
 static bool field_strings(const uint8_t *p, const struct ward_hfield *f, bool leadspc, char **name,
                           char **value)
 {
@@ -64,7 +64,7 @@ static bool field_strings(const uint8_t *p, const struct ward_hfield *f, bool le
     return true;
 }
 
-static ward_err apply_headers(SMFICTX *ctx, const struct milter_conn *c, const uint8_t *nb,
+static ward_err apply_headers(struct milter_sess *s, const struct milter_conn *c, const uint8_t *nb,
                               const struct ward_hblock *bn, struct ward_diag *diag)
 {
     const uint8_t *ob = c->msg.head.data;
@@ -97,24 +97,24 @@ static ward_err apply_headers(SMFICTX *ctx, const struct milter_conn *c, const u
             err = ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
             break;
         }
-        int rc;
+        ward_err rc;
         switch (h->kind) {
         case WARD_HOP_CHANGE:
             /* the original's name: the MTA finds the field by it */
             if (!field_strings(ob, &bo.f[h->orig], c->leadspc, &oname, &ovalue)) {
-                rc = MI_FAILURE;
+                rc = WARD_ERR_NOMEM;
                 break;
             }
-            rc = smfi_chgheader(ctx, oname, (int)h->occurrence, value);
+            rc = milter_sess_chgheader(s, (uint32_t)h->occurrence, oname, value);
             break;
         case WARD_HOP_DELETE:
-            rc = smfi_chgheader(ctx, name, (int)h->occurrence, NULL);
+            rc = milter_sess_chgheader(s, (uint32_t)h->occurrence, name, NULL);
             break;
         default:
-            rc = smfi_insheader(ctx, i < first_ins + top ? 0 : (int)h->pos, name, value);
+            rc = milter_sess_insheader(s, i < first_ins + top ? 0 : (uint32_t)h->pos, name, value);
             break;
         }
-        if (rc != MI_SUCCESS)
+        if (rc)
             err = ward_diag_set(diag, WARD_ERR_IO, "the MTA refused a header change (%s)", name);
         free(name);
         free(value);
@@ -142,7 +142,7 @@ static ward_err body_differs(int ofd, uint64_t ooff, uint64_t osize, int nfd, ui
     return WARD_OK;
 }
 
-ward_err milter_modify(SMFICTX *ctx, const struct milter_conn *c, int changed_fd,
+ward_err milter_modify(struct milter_sess *s, const struct milter_conn *c, int changed_fd,
                        struct ward_diag *diag)
 {
     struct stat st;
@@ -155,7 +155,7 @@ ward_err milter_modify(SMFICTX *ctx, const struct milter_conn *c, int changed_fd
     uint8_t *b1 = NULL, *b2 = NULL;
     ward_err err = read_head(changed_fd, nsize, &head, &bn, diag);
     if (!err)
-        err = apply_headers(ctx, c, head.data, &bn, diag);
+        err = apply_headers(s, c, head.data, &bn, diag);
     if (!err) {
         b1 = malloc(CHUNK);
         b2 = malloc(CHUNK);
@@ -169,11 +169,11 @@ ward_err milter_modify(SMFICTX *ctx, const struct milter_conn *c, int changed_fd
             size_t want = nsize - off < CHUNK ? (size_t)(nsize - off) : CHUNK;
             if (ward_pread_full(changed_fd, b1, want, (off_t)off) != (ssize_t)want)
                 err = ward_diag_set(diag, WARD_ERR_IO, "cannot read the changed message");
-            else if (smfi_replacebody(ctx, b1, (int)want) != MI_SUCCESS)
+            else if (milter_sess_replbody(s, b1, want))
                 err = ward_diag_set(diag, WARD_ERR_IO, "the MTA refused the new body");
             off += want;
         }
-        if (!err && differs && bn.len >= nsize && smfi_replacebody(ctx, b1, 0) != MI_SUCCESS)
+        if (!err && differs && bn.len >= nsize && milter_sess_replbody(s, b1, 0))
             err = ward_diag_set(diag, WARD_ERR_IO, "the MTA refused the new body");
     }
     free(b1);

@@ -1,20 +1,20 @@
 /*
  * result.c - wardd's policy result as milter replies.
  *
- *   reject  -> the reply text (5xx) and SMFIS_REJECT
- *   defer   -> the reply text (4xx) and SMFIS_TEMPFAIL
- *   discard -> SMFIS_DISCARD
- *   accept  -> the changes as modifications, then SMFIS_ACCEPT
+ *   reject  -> the reply text (5xx) and MILTER_REJECT
+ *   defer   -> the reply text (4xx) and MILTER_TEMPFAIL
+ *   discard -> MILTER_DISCARD
+ *   accept  -> the changes as modifications, then MILTER_ACCEPT
  *
  * A milter gives one reply for the whole message, so recipients whose
  * policies differ are handled like this: if one of them is deferred, the
  * whole message is (nothing is lost, the client retries); otherwise the
- * recipients whose policy rejects or discards are removed (smfi_delrcpt)
+ * recipients whose policy rejects or discards are removed (delrcpt)
  * and the message goes to the others.
  *
  * With [milter] quarantine_hold, a message the policy judged not clean that
  * would be delivered or discarded goes to the MTA's hold queue instead
- * (smfi_quarantine), from where the administrator releases or deletes it.
+ * (quarantine), from where the administrator releases or deletes it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #include "milter.h"
 #include "util/log.h"
 
-/* Reply "CODE[ X.Y.Z] text" split for smfi_setreply; false when malformed or of another class. */
+/* Reply "CODE[ X.Y.Z] text" split in its parts; false when malformed or of another class. */
 static bool split_reply(const char *reply, char cls, char code[4], char xcode[32], char *text,
                         size_t cap)
 {
@@ -44,8 +44,9 @@ static bool split_reply(const char *reply, char cls, char code[4], char xcode[32
         while (*p == ' ')
             p++;
     }
-    /* libmilter and the MTAs read '%' as a format character: double it;
-       CR, LF and other controls cannot go into a reply line. */
+    /* The MTAs read '%' as a format character (Sendmail's reply code is a
+       format, Postfix undoes the doubling): double it; CR, LF and other
+       controls cannot go into a reply line. */
     size_t o = 0;
     for (; *p && o + 2 < cap; p++) {
         unsigned char ch = (unsigned char)*p;
@@ -57,14 +58,15 @@ static bool split_reply(const char *reply, char cls, char code[4], char xcode[32
     return true;
 }
 
-void milter_setreply(SMFICTX *ctx, const char *reply, char cls, const char *def)
+void milter_setreply(struct milter_sess *s, const char *reply, char cls, const char *def)
 {
-    char code[4], xcode[32], text[512];
+    char code[4], xcode[32], text[512], line[600];
     if (!split_reply(reply, cls, code, xcode, text, sizeof text) &&
         !(def && split_reply(def, cls, code, xcode, text, sizeof text)))
         return;
-    if (smfi_setreply(ctx, code, xcode[0] ? xcode : NULL, text[0] ? text : NULL) != MI_SUCCESS)
-        ward_log(WARD_LOG_WARNING, "cannot set the reply %s %s %s", code, xcode, text);
+    snprintf(line, sizeof line, "%s%s%s%s%s", code, xcode[0] ? " " : "", xcode, text[0] ? " " : "",
+             text);
+    milter_sess_setreply(s, line);
 }
 
 static bool not_clean(enum ward_mail_status s)
@@ -89,7 +91,7 @@ static void log_result(const char *qid, const struct ward_mailproto_reply *r, co
 }
 
 /* Per-recipient results: remove refused recipients; the action left for the message. */
-static enum ward_mail_action per_rcpt(SMFICTX *ctx, const struct ward_mailproto_reply *r,
+static enum ward_mail_action per_rcpt(struct milter_sess *s, const struct ward_mailproto_reply *r,
                                       const char **reply)
 {
     size_t kept = 0;
@@ -108,7 +110,7 @@ static enum ward_mail_action per_rcpt(SMFICTX *ctx, const struct ward_mailproto_
             continue;
         char addr[WARD_MAILPROTO_MAX_VALUE + 3];
         snprintf(addr, sizeof addr, "<%s>", r->rcpts[i].rcpt);
-        if (smfi_delrcpt(ctx, addr) != MI_SUCCESS) {
+        if (milter_sess_delrcpt(s, addr)) {
             *reply = NULL;
             return WARD_MAIL_DEFER;
         }
@@ -118,24 +120,25 @@ static enum ward_mail_action per_rcpt(SMFICTX *ctx, const struct ward_mailproto_
     return WARD_MAIL_ACCEPT;
 }
 
-sfsistat milter_result(SMFICTX *ctx, struct milter_conn *c, const struct ward_mailproto_reply *r)
+enum milter_verdict milter_result(struct milter_sess *s, struct milter_conn *c,
+                                  const struct ward_mailproto_reply *r)
 {
-    const char *qid = smfi_getsymval(ctx, "i");
+    const char *qid = milter_sess_macro(s, "i");
     enum ward_mail_action action = r->action;
     const char *reply = r->reply;
     if (r->n_rcpts > 0)
-        action = per_rcpt(ctx, r, &reply);
+        action = per_rcpt(s, r, &reply);
     switch (action) {
     case WARD_MAIL_REJECT:
         log_result(qid, r, "rejected");
-        milter_setreply(ctx, reply, '5', "550 5.7.1 Message refused by the virus scanner");
-        return SMFIS_REJECT;
+        milter_setreply(s, reply, '5', "550 5.7.1 Message refused by the virus scanner");
+        return MILTER_REJECT;
     case WARD_MAIL_DEFER:
         log_result(qid, r, "deferred");
         if (r->error)
             ward_log(WARD_LOG_WARNING, "%s: wardd: %s", qid ? qid : "-", r->error);
-        milter_setreply(ctx, reply, '4', "451 4.3.0 Message deferred by the virus scanner");
-        return SMFIS_TEMPFAIL;
+        milter_setreply(s, reply, '4', "451 4.3.0 Message deferred by the virus scanner");
+        return MILTER_TEMPFAIL;
     case WARD_MAIL_DISCARD:
     case WARD_MAIL_ACCEPT:
         break;
@@ -143,27 +146,27 @@ sfsistat milter_result(SMFICTX *ctx, struct milter_conn *c, const struct ward_ma
     bool hold = milter_cfg.quarantine_hold && not_clean(r->status);
     if (action == WARD_MAIL_DISCARD && !hold) {
         log_result(qid, r, "discarded");
-        return SMFIS_DISCARD;
+        return MILTER_DISCARD;
     }
     struct ward_diag d;
-    if (r->msg_fd >= 0 && milter_modify(ctx, c, r->msg_fd, &d)) {
+    if (r->msg_fd >= 0 && milter_modify(s, c, r->msg_fd, &d)) {
         ward_log(WARD_LOG_ERROR, "%s: cannot apply the changes: %s: temporary failure",
                  qid ? qid : "-", d.msg);
-        milter_setreply(ctx, NULL, '4', "451 4.3.0 Virus scanner failure, try again later");
-        return SMFIS_TEMPFAIL;
+        milter_setreply(s, NULL, '4', "451 4.3.0 Virus scanner failure, try again later");
+        return MILTER_TEMPFAIL;
     }
     if (hold) {
         char why[256];
         snprintf(why, sizeof why, "Ward: %s%s%s", ward_mail_status_name(r->status),
                  r->n_det ? " " : "", r->n_det && r->det[0].name ? r->det[0].name : "");
-        if (smfi_quarantine(ctx, why) != MI_SUCCESS) {
+        if (milter_sess_quarantine(s, why)) {
             ward_log(WARD_LOG_ERROR, "%s: the MTA refused to hold the message", qid ? qid : "-");
-            milter_setreply(ctx, NULL, '4', "451 4.3.0 Virus scanner failure, try again later");
-            return SMFIS_TEMPFAIL;
+            milter_setreply(s, NULL, '4', "451 4.3.0 Virus scanner failure, try again later");
+            return MILTER_TEMPFAIL;
         }
         log_result(qid, r, "held");
-        return SMFIS_ACCEPT;
+        return MILTER_ACCEPT;
     }
     log_result(qid, r, r->msg_fd >= 0 ? "accepted, changed" : "accepted");
-    return SMFIS_ACCEPT;
+    return MILTER_ACCEPT;
 }

@@ -6,9 +6,7 @@
 
 #include "milter.h"
 
-struct milter_cfg milter_cfg;
-
-ward_err milter_scan(SMFICTX *ctx, struct milter_conn *c, struct ward_mailproto_reply *out,
+ward_err milter_scan(struct milter_sess *s, struct milter_conn *c, struct ward_mailproto_reply *out,
                      struct ward_diag *diag)
 {
     struct milter_msg *m = &c->msg;
@@ -19,7 +17,7 @@ ward_err milter_scan(SMFICTX *ctx, struct milter_conn *c, struct ward_mailproto_
         .client_addr = c->client_addr[0] ? c->client_addr : NULL,
         .helo = c->helo,
         .agent = "milter",
-        .queue_id = smfi_getsymval(ctx, "i"),
+        .queue_id = milter_sess_macro(s, "i"),
     };
     if (m->n_rcpts == 0)
         return ward_diag_set(diag, WARD_ERR_PARSE, "no recipient");
