@@ -10,48 +10,50 @@
  * received (the milter protocol carries the body in SMTP form, CRLF).
  *
  * The spool starts as a memfd and moves to an unlinked file in tmp_dir
- * past 2 MiB (see spool()).
+ * past 2 MiB (spool.c).
  *
  * No handler but the end of the message refuses anything (the session
  * answers the steps the MTA waits for); a failure before the end of the
  * message is remembered and turns into a temporary failure there.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "milter.h"
-#include "util/file.h"
 #include "util/log.h"
-#include "util/spool.h"
 
 #define HEAD_CAP (4u << 20) /* a header block beyond this is refused (Postfix: 100 KB) */
+#define HEAD_KEEP (64u << 10) /* a header buffer this big is kept for the next message */
 
 struct milter_cfg milter_cfg;
 
-static void msg_reset(struct milter_msg *m)
+/* The message is done: free the envelope, keep the buffers worth reusing. */
+static void msg_reset(struct milter_conn *c)
 {
+    struct milter_msg *m = &c->msg;
     free(m->sender);
     for (size_t i = 0; i < m->n_rcpts; i++)
         free(m->rcpts[i]);
     free(m->rcpts);
-    if (m->fd >= 0)
-        close(m->fd);
-    size_t cap = m->head.cap;
-    ward_buf_free(&m->head);
+    milter_spool_release(c);
+    ward_buf head = m->head;
+    if (head.alloc > HEAD_KEEP) {
+        ward_buf_free(&head);
+        ward_buf_init(&head, HEAD_CAP);
+    }
+    ward_buf_reset(&head);
     memset(m, 0, sizeof *m);
-    ward_buf_init(&m->head, cap ? cap : HEAD_CAP);
+    m->head = head;
     m->fd = -1;
 }
 
-static void msg_fail(struct milter_msg *m, const char *why)
+void milter_msg_fail(struct milter_msg *m, const char *why)
 {
     if (!m->failed)
         snprintf(m->why, sizeof m->why, "%s", why);
@@ -73,13 +75,17 @@ void milter_conn_init(struct milter_conn *c)
 {
     memset(c, 0, sizeof *c);
     c->msg.fd = -1;
+    c->spare_fd = -1;
     ward_buf_init(&c->msg.head, HEAD_CAP);
 }
 
 void milter_conn_free(struct milter_conn *c)
 {
-    msg_reset(&c->msg);
+    msg_reset(c);
     ward_buf_free(&c->msg.head);
+    if (c->spare_fd >= 0)
+        close(c->spare_fd);
+    c->spare_fd = -1;
     free(c->helo);
     c->helo = NULL;
 }
@@ -105,10 +111,10 @@ void milter_on_helo(struct milter_conn *c, const char *helo)
 
 void milter_on_mail(struct milter_conn *c, const char *addr)
 {
-    msg_reset(&c->msg);
+    msg_reset(c);
     c->msg.sender = addr_dup(addr);
     if (!c->msg.sender)
-        msg_fail(&c->msg, "out of memory");
+        milter_msg_fail(&c->msg, "out of memory");
 }
 
 void milter_on_rcpt(struct milter_conn *c, const char *addr)
@@ -118,7 +124,7 @@ void milter_on_rcpt(struct milter_conn *c, const char *addr)
         size_t cap = m->cap_rcpts ? 2 * m->cap_rcpts : 8;
         char **r = cap <= WARD_MAILPROTO_MAX_RCPTS ? realloc(m->rcpts, cap * sizeof *r) : NULL;
         if (!r) {
-            msg_fail(m, "too many recipients");
+            milter_msg_fail(m, "too many recipients");
             return;
         }
         m->rcpts = r;
@@ -126,7 +132,7 @@ void milter_on_rcpt(struct milter_conn *c, const char *addr)
     }
     char *a = addr_dup(addr);
     if (!a)
-        msg_fail(m, "out of memory");
+        milter_msg_fail(m, "out of memory");
     else
         m->rcpts[m->n_rcpts++] = a;
 }
@@ -152,103 +158,28 @@ void milter_on_header(struct milter_conn *c, const char *name, const char *value
     if (ward_buf_puts(b, name) || ward_buf_putc(b, ':') || (!c->leadspc && ward_buf_putc(b, ' ')) ||
         put_value(b, value) || ward_buf_append(b, "\r\n", 2)) {
         m->too_big = true;
-        msg_fail(m, "header block too big");
+        milter_msg_fail(m, "header block too big");
     }
-}
-
-/*
- * A message starts in memory (memfd: no filesystem work for the many small
- * messages) and moves to an unlinked file in tmp_dir when it grows past
- * MEM_SPOOL, so that big messages do not sit in RAM.
- */
-#define MEM_SPOOL (2u << 20)
-
-static bool to_file(struct milter_msg *m)
-{
-    int fd = ward_tmpfile(milter_cfg.tmpdir[0] ? milter_cfg.tmpdir : NULL);
-    if (fd < 0)
-        return false;
-    /* copy_file_range refuses tmpfs to another filesystem on many kernels */
-    char buf[64 << 10];
-    for (uint64_t off = 0; off < m->size;) {
-        size_t want = m->size - off < sizeof buf ? (size_t)(m->size - off) : sizeof buf;
-        if (ward_pread_full(m->fd, buf, want, (off_t)off) != (ssize_t)want ||
-            ward_write_full(fd, buf, want)) {
-            close(fd);
-            return false;
-        }
-        off += want;
-    }
-    close(m->fd);
-    m->fd = fd;
-    m->in_mem = false;
-    return true;
-}
-
-static void spool(struct milter_msg *m, const void *p, size_t n)
-{
-    if (m->failed)
-        return;
-    if (milter_cfg.max_size && m->size + n > milter_cfg.max_size) {
-        m->too_big = true;
-        msg_fail(m, "message too big");
-        return;
-    }
-    if (m->in_mem && m->size + n > MEM_SPOOL && !to_file(m)) {
-        char why[128];
-        snprintf(why, sizeof why, "cannot create a spool file: %s", strerror(errno));
-        msg_fail(m, why);
-        return;
-    }
-    if (ward_write_full(m->fd, p, n)) {
-        char why[128];
-        snprintf(why, sizeof why, "cannot spool the message: %s", strerror(errno));
-        msg_fail(m, why);
-        return;
-    }
-    m->size += n;
-}
-
-/* The header block ends: open the spool file and put the header block first. */
-static void open_spool(struct milter_msg *m)
-{
-    if (m->fd >= 0 || m->failed)
-        return;
-    m->fd = memfd_create("ward-milter", MFD_CLOEXEC);
-    m->in_mem = m->fd >= 0;
-    if (m->fd < 0)
-        m->fd = ward_tmpfile(milter_cfg.tmpdir[0] ? milter_cfg.tmpdir : NULL);
-    if (m->fd < 0) {
-        char why[128];
-        snprintf(why, sizeof why, "cannot create a spool file: %s", strerror(errno));
-        msg_fail(m, why);
-        return;
-    }
-    if (ward_buf_append(&m->head, "\r\n", 2)) {
-        m->too_big = true;
-        msg_fail(m, "header block too big");
-        return;
-    }
-    spool(m, m->head.data, m->head.len);
 }
 
 void milter_on_eoh(struct milter_conn *c)
 {
-    open_spool(&c->msg);
+    milter_spool_open(c);
 }
 
 void milter_on_body(struct milter_conn *c, const uint8_t *p, size_t n)
 {
-    open_spool(&c->msg);
+    milter_spool_open(c);
     if (n)
-        spool(&c->msg, p, n);
+        milter_spool_add(&c->msg, p, n);
 }
 
 enum milter_verdict milter_on_eom(struct milter_sess *s)
 {
     struct milter_conn *c = milter_sess_conn(s);
     struct milter_msg *m = &c->msg;
-    open_spool(m);
+    milter_spool_open(c);
+    milter_spool_finish(m);
     const char *qid = milter_sess_macro(s, "i");
     enum milter_verdict st;
     if (m->too_big) {
@@ -273,11 +204,11 @@ enum milter_verdict milter_on_eom(struct milter_sess *s)
             ward_mailproto_reply_free(&r);
         }
     }
-    msg_reset(m);
+    msg_reset(c);
     return st;
 }
 
 void milter_on_abort(struct milter_conn *c)
 {
-    msg_reset(&c->msg);
+    msg_reset(c);
 }

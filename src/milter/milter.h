@@ -44,7 +44,9 @@ struct milter_msg {
     ward_buf head; /* the header block as spooled (fields, then the empty line) */
     int fd;        /* memfd or unlinked spool file, -1 until the end of the headers */
     bool in_mem;   /* fd is a memfd */
-    uint64_t size; /* bytes in the spool */
+    bool head_pending;  /* the header block is not written yet (it goes with the body) */
+    uint64_t size;      /* bytes in the spool, the pending header block included */
+    uint64_t file_size; /* bytes in the file (a reused memfd may hold more than size) */
     bool failed;   /* something went wrong: temporary failure at the end */
     bool too_big;
     char why[256]; /* what failed, for the log */
@@ -57,6 +59,8 @@ struct milter_conn {
     bool leadspc;     /* the MTA sends header values with their leading space */
     uint32_t nr;      /* MILTER_P_NR_* steps the MTA does not wait a reply for */
     struct milter_msg msg;
+    int spare_fd;        /* the memfd of the previous message, for the next, or -1 */
+    uint64_t spare_size; /* its size */
 };
 
 /* The handlers (callbacks.c), called by the session for each MTA command. */
@@ -71,6 +75,20 @@ void milter_on_eoh(struct milter_conn *c);
 void milter_on_body(struct milter_conn *c, const uint8_t *p, size_t n);
 enum milter_verdict milter_on_eom(struct milter_sess *s);
 void milter_on_abort(struct milter_conn *c);
+
+/* A failure before the end of the message: a temporary failure there (callbacks.c). */
+void milter_msg_fail(struct milter_msg *m, const char *why);
+
+/*
+ * The spool (spool.c): open it when the header block ends, add body bytes,
+ * finish it (all written, the file exactly the message) before wardd reads
+ * it, release it when the message is done. Failures are recorded in the
+ * message (milter_msg_fail).
+ */
+void milter_spool_open(struct milter_conn *c);
+void milter_spool_add(struct milter_msg *m, const void *p, size_t n);
+void milter_spool_finish(struct milter_msg *m);
+void milter_spool_release(struct milter_conn *c);
 
 /* Ask wardd about the spooled message (scan.c); an error means: tempfail. */
 ward_err milter_scan(struct milter_sess *s, struct milter_conn *c, struct ward_mailproto_reply *out,

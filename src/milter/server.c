@@ -21,8 +21,8 @@
 #include "server.h"
 #include "util/log.h"
 
-#define MAX_SESSIONS 1000u          /* far above what MTAs open; guards memory and threads */
-#define THREAD_STACK (512u << 10)  /* the handlers keep a 64 KiB copy buffer on the stack */
+#define MAX_SESSIONS 1000u        /* far above what MTAs open; guards memory and threads */
+#define THREAD_STACK (256u << 10) /* the handlers keep nothing big on the stack */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ended = PTHREAD_COND_INITIALIZER;
