@@ -8,7 +8,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +21,7 @@
 #include "util/file.h"
 #include "util/log.h"
 #include "util/options.h"
-#include "util/paths.h"
+#include "util/startup.h"
 #include "ward_config.h"
 
 static const char *const sec[] = {"mirror", "global", NULL};
@@ -40,27 +39,6 @@ static void report(void *ctx, const char *msg)
 {
     (void)ctx;
     ward_log(WARD_LOG_ERROR, "%s", msg);
-}
-
-static void usage(FILE *f)
-{
-    fputs("usage: ward-mirrord [--foreground] [--config FILE]\n"
-          "  -F, --foreground   stay in the foreground, log to standard error\n"
-          "  -c, --config FILE  configuration file (default: the installed ward.conf)\n"
-          "  -V, --version      print the version\n",
-          f);
-}
-
-static bool open_log(const ward_conf *conf, bool foreground, struct ward_diag *d)
-{
-    const char *file = ward_opt_str(conf, sec, "log_file");
-    enum ward_log_level level = (enum ward_log_level)ward_opt_u64(conf, sec, "log_level");
-    enum ward_log_sink sink = WARD_LOG_STDERR;
-    if (file && *file)
-        sink = WARD_LOG_FILE;
-    else if (ward_opt_bool(conf, sec, "syslog") || !foreground)
-        sink = WARD_LOG_SYSLOG;
-    return !ward_log_open(sink, "ward-mirrord", file, level, d);
 }
 
 /* libmicrohttpd's error logger: its own format strings. */
@@ -138,38 +116,22 @@ static struct MHD_Daemon *start(const ward_conf *conf, struct mirrord_cfg *cfg,
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"foreground", no_argument, NULL, 'F'}, {"config", required_argument, NULL, 'c'},
-        {"version", no_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    bool foreground = false;
-    const char *config = NULL;
-    char defconf[PATH_MAX];
-    int ch;
-    while ((ch = getopt_long(argc, argv, "Fc:Vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'F': foreground = true; break;
-        case 'c': config = optarg; break;
-        case 'V': printf("ward-mirrord (Ward) %s\n", WARD_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+    struct ward_startup st;
+    switch (ward_startup_args(argc, argv, false, &st)) {
+    case WARD_STARTUP_RUN: break;
+    case WARD_STARTUP_VERSION: printf("ward-mirrord (Ward) %s\n", WARD_VERSION); return 0;
+    case WARD_STARTUP_HELP: ward_startup_usage(stdout, "ward-mirrord"); return 0;
+    case WARD_STARTUP_BAD: ward_startup_usage(stderr, "ward-mirrord"); return 2;
     }
-    if (!config && ward_path_default_config(defconf, sizeof defconf) &&
-        access(defconf, F_OK) == 0)
-        config = defconf;
     struct ward_diag d;
     ward_conf *conf = NULL;
     if (ward_log_open(WARD_LOG_STDERR, "ward-mirrord", NULL, WARD_LOG_NOTICE, &d))
         return 2;
-    if (config && ward_conf_parse_file(config, &conf, &d)) {
-        ward_log(WARD_LOG_ERROR, "%s", d.msg);
+    if (!ward_options_load(st.config, &conf, report, NULL)) {
+        ward_log(WARD_LOG_ERROR, "%s: configuration has errors; not starting", st.config);
         return 2;
     }
-    if (conf && ward_options_check(conf, report, NULL)) {
-        ward_log(WARD_LOG_ERROR, "%s: configuration has errors; not starting", config);
-        return 2;
-    }
+    bool foreground = st.foreground;
     static struct mirrord_cfg cfg;
     snprintf(cfg.dir, sizeof cfg.dir, "%s", ward_opt_str(conf, sec, "dir"));
     snprintf(cfg.user, sizeof cfg.user, "%s", ward_opt_str(conf, sec, "username"));
@@ -193,18 +155,14 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     const char *pid_file = ward_opt_str(conf, sec, "pid_file");
-    int pid_fd = -1;
-    if (pid_file && *pid_file && ward_pidfile_create(pid_file, &pid_fd, &d)) {
+    int pid_fd;
+    if (ward_startup_detach(pid_file, foreground, &pid_fd, &d)) {
         ward_log(WARD_LOG_ERROR, "%s", d.msg);
         return 2;
     }
-    if (!foreground && ward_daemonize(&d)) {
-        ward_log(WARD_LOG_ERROR, "%s", d.msg);
-        return 2;
-    }
-    if (!foreground && pid_fd >= 0 && ward_pidfile_update(pid_fd))
-        ward_log(WARD_LOG_WARNING, "cannot update the pid file");
-    if (!open_log(conf, foreground, &d)) {
+    if (ward_startup_log("ward-mirrord", ward_opt_str(conf, sec, "log_file"),
+                         (int)ward_opt_u64(conf, sec, "log_level"),
+                         ward_opt_bool(conf, sec, "syslog"), foreground, &d)) {
         fprintf(stderr, "ward-mirrord: %s\n", d.msg);
         return 2;
     }

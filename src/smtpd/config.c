@@ -83,18 +83,10 @@ bool smtpd_cfg_load(const char *path, struct smtpd_cfg *cfg,
 {
     ward_conf *conf = NULL;
     memset(cfg, 0, sizeof *cfg);
-    if (path) {
-        struct ward_diag d;
-        if (ward_conf_parse_file(path, &conf, &d)) {
-            report(ctx, d.msg);
-            return false;
-        }
-        if (ward_options_check(conf, report, ctx)) {
-            ward_conf_free(conf);
-            return false;
-        }
+    if (!ward_options_load(path, &conf, report, ctx))
+        return false;
+    if (path)
         copy(cfg->config_path, sizeof cfg->config_path, path);
-    }
     bool ok = true;
     const char *why = NULL;
     copy(cfg->listen_addr, sizeof cfg->listen_addr, ward_opt_str(conf, sections, "listen_addr"));

@@ -7,7 +7,6 @@
  * stop at once: a message whose final reply was not sent is the client's
  * to retry, so nothing is lost. SIGHUP reopens the log.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,22 +19,13 @@
 #include "smtpd.h"
 #include "util/daemon.h"
 #include "util/log.h"
-#include "util/paths.h"
+#include "util/startup.h"
 #include "ward_config.h"
 
 static void report(void *ctx, const char *msg)
 {
     (void)ctx;
     ward_log(WARD_LOG_ERROR, "%s", msg);
-}
-
-static void usage(FILE *f)
-{
-    fputs("usage: ward-smtpd [--foreground] [--config FILE]\n"
-          "  -F, --foreground   stay in the foreground, log to standard error\n"
-          "  -c, --config FILE  configuration file (default: the installed ward.conf)\n"
-          "  -V, --version      print the version\n",
-          f);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -56,26 +46,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"foreground", no_argument, NULL, 'F'}, {"config", required_argument, NULL, 'c'},
-        {"version", no_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    bool foreground = false;
-    const char *config = NULL;
-    char defconf[PATH_MAX];
-    int ch;
-    while ((ch = getopt_long(argc, argv, "Fc:Vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'F': foreground = true; break;
-        case 'c': config = optarg; break;
-        case 'V': printf("ward-smtpd (Ward) %s\n", WARD_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+    struct ward_startup st;
+    switch (ward_startup_args(argc, argv, false, &st)) {
+    case WARD_STARTUP_RUN: break;
+    case WARD_STARTUP_VERSION: printf("ward-smtpd (Ward) %s\n", WARD_VERSION); return 0;
+    case WARD_STARTUP_HELP: ward_startup_usage(stdout, "ward-smtpd"); return 0;
+    case WARD_STARTUP_BAD: ward_startup_usage(stderr, "ward-smtpd"); return 2;
     }
-    if (!config && ward_path_default_config(defconf, sizeof defconf) &&
-        access(defconf, F_OK) == 0)
-        config = defconf;
+    const char *config = st.config;
+    bool foreground = st.foreground;
     struct ward_diag d;
     if (ward_log_open(WARD_LOG_STDERR, "ward-smtpd", NULL, WARD_LOG_NOTICE, &d))
         return 2;
@@ -107,23 +86,12 @@ int main(int argc, char **argv)
         ward_log(WARD_LOG_ERROR, "%s", d.msg);
         return 2;
     }
-    int pid_fd = -1;
-    if (cfg.pid_file[0] && ward_pidfile_create(cfg.pid_file, &pid_fd, &d)) {
+    int pid_fd;
+    if (ward_startup_detach(cfg.pid_file, foreground, &pid_fd, &d)) {
         ward_log(WARD_LOG_ERROR, "%s", d.msg);
         return 2;
     }
-    if (!foreground && ward_daemonize(&d)) {
-        ward_log(WARD_LOG_ERROR, "%s", d.msg);
-        return 2;
-    }
-    if (!foreground && pid_fd >= 0 && ward_pidfile_update(pid_fd))
-        ward_log(WARD_LOG_WARNING, "cannot update the pid file");
-    enum ward_log_sink sink = WARD_LOG_STDERR;
-    if (cfg.log_file[0])
-        sink = WARD_LOG_FILE;
-    else if (cfg.syslog || !foreground)
-        sink = WARD_LOG_SYSLOG;
-    if (ward_log_open(sink, "ward-smtpd", cfg.log_file, (enum ward_log_level)cfg.log_level, &d)) {
+    if (ward_startup_log("ward-smtpd", cfg.log_file, cfg.log_level, cfg.syslog, foreground, &d)) {
         fprintf(stderr, "ward-smtpd: %s\n", d.msg);
         return 2;
     }

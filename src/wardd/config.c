@@ -19,18 +19,10 @@ bool wardd_cfg_load(const char *path, struct wardd_cfg *cfg,
 {
     ward_conf *conf = NULL;
     memset(cfg, 0, sizeof *cfg);
-    if (path) {
-        struct ward_diag d;
-        if (ward_conf_parse_file(path, &conf, &d)) {
-            report(ctx, d.msg);
-            return false;
-        }
-        if (ward_options_check(conf, report, ctx)) {
-            ward_conf_free(conf);
-            return false;
-        }
+    if (!ward_options_load(path, &conf, report, ctx))
+        return false;
+    if (path)
         copy(cfg->config_path, sizeof cfg->config_path, path);
-    }
     const char *v = ward_opt_str(conf, sections, "database_dir");
     if (v && *v)
         copy(cfg->database_dir, sizeof cfg->database_dir, v);

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/paths.h"
+#include "util/startup.h"
 #include "ward_config.h"
 #include "wardd.h"
 
@@ -135,13 +135,8 @@ static void apply_runtime_settings(const struct wardd_cfg *cfg)
 
 static bool open_log(const struct wardd_cfg *cfg, struct ward_diag *d)
 {
-    enum ward_log_sink sink = WARD_LOG_STDERR;
-    if (cfg->log_file[0])
-        sink = WARD_LOG_FILE;
-    else if (cfg->syslog || !M.foreground)
-        sink = WARD_LOG_SYSLOG;
-    return ward_log_open(sink, "wardd", cfg->log_file, (enum ward_log_level)cfg->log_level, d) ==
-           WARD_OK;
+    return ward_startup_log("wardd", cfg->log_file, cfg->log_level, cfg->syslog, M.foreground,
+                            d) == WARD_OK;
 }
 
 static void report_config(void *ctx, const char *msg)
@@ -205,38 +200,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- start-up ----------------------------------------------------------- */
 
-static void usage(FILE *f)
-{
-    fputs("usage: wardd [--foreground] [--config FILE]\n"
-          "  -F, --foreground   stay in the foreground, log to standard error\n"
-          "  -c, --config FILE  configuration file (default: the installed ward.conf)\n"
-          "  -V, --version      print the version\n",
-          f);
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"foreground", no_argument, NULL, 'F'}, {"config", required_argument, NULL, 'c'},
-        {"version", no_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
-        {"compile-only", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0}};
-    bool compile_only = false;
-    const char *config = NULL;
-    char defconf[PATH_MAX];
-    int ch;
-    while ((ch = getopt_long(argc, argv, "Fc:Vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'F': M.foreground = true; break;
-        case 'c': config = optarg; break;
-        case 'V': printf("wardd (Ward) %s\n", WARD_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        case 'C': compile_only = true; break;
-        default: usage(stderr); return 2;
-        }
+    struct ward_startup st;
+    switch (ward_startup_args(argc, argv, true, &st)) {
+    case WARD_STARTUP_RUN: break;
+    case WARD_STARTUP_VERSION: printf("wardd (Ward) %s\n", WARD_VERSION); return 0;
+    case WARD_STARTUP_HELP: ward_startup_usage(stdout, "wardd"); return 0;
+    case WARD_STARTUP_BAD: ward_startup_usage(stderr, "wardd"); return 2;
     }
-    if (!config && ward_path_default_config(defconf, sizeof defconf) &&
-        access(defconf, F_OK) == 0)
-        config = defconf;
+    M.foreground = st.foreground;
+    bool compile_only = st.compile_only;
+    const char *config = st.config;
 
     struct ward_diag d;
     if (ward_log_open(WARD_LOG_STDERR, "wardd", NULL, WARD_LOG_NOTICE, &d))
@@ -290,17 +265,9 @@ int main(int argc, char **argv)
         ward_log(WARD_LOG_ERROR, "%s", d.msg);
         return 2;
     }
-    if (M.cfg.pid_file[0] && ward_pidfile_create(M.cfg.pid_file, &M.pid_fd, &d)) {
+    if (ward_startup_detach(M.cfg.pid_file, M.foreground, &M.pid_fd, &d)) {
         ward_log(WARD_LOG_ERROR, "%s", d.msg);
         return 2;
-    }
-    if (!M.foreground) {
-        if (ward_daemonize(&d)) {
-            ward_log(WARD_LOG_ERROR, "%s", d.msg);
-            return 2;
-        }
-        if (M.pid_fd >= 0 && ward_pidfile_update(M.pid_fd))
-            ward_log(WARD_LOG_WARNING, "cannot update the pid file");
     }
     if (!open_log(&M.cfg, &d)) {
         ward_log(WARD_LOG_ERROR, "%s", d.msg);

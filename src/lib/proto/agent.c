@@ -40,17 +40,8 @@ bool ward_agent_load(const char *path, const char *section, struct ward_agent_cf
     if (!path && ward_path_default_config(def, sizeof def) && access(def, R_OK) == 0)
         path = def;
     ward_conf *conf = NULL;
-    if (path) {
-        struct ward_diag d;
-        if (ward_conf_parse_file(path, &conf, &d)) {
-            report(ctx, d.msg);
-            return false;
-        }
-        if (ward_options_check(conf, report, ctx)) {
-            ward_conf_free(conf);
-            return false;
-        }
-    }
+    if (!ward_options_load(path, &conf, report, ctx))
+        return false;
     const char *const sections[] = {section, "global", NULL};
     copy(cfg->wardd, sizeof cfg->wardd, ward_opt_str(conf, sections, "wardd_socket"));
     if (!cfg->wardd[0]) {

@@ -444,6 +444,26 @@ bool ward_opt_parse(const struct ward_opt *opt, const char *value, uint64_t *num
     return true;
 }
 
+bool ward_options_load(const char *path, ward_conf **out,
+                       void (*report)(void *ctx, const char *msg), void *ctx)
+{
+    *out = NULL;
+    if (!path)
+        return true;
+    struct ward_diag d;
+    ward_conf *conf = NULL;
+    if (ward_conf_parse_file(path, &conf, &d)) {
+        report(ctx, d.msg);
+        return false;
+    }
+    if (ward_options_check(conf, report, ctx)) {
+        ward_conf_free(conf);
+        return false;
+    }
+    *out = conf;
+    return true;
+}
+
 unsigned ward_options_check(const ward_conf *conf, void (*report)(void *ctx, const char *msg),
                             void *ctx)
 {

@@ -63,6 +63,14 @@ unsigned ward_options_check(const ward_conf *conf, void (*report)(void *ctx, con
                             void *ctx);
 
 /*
+ * Parse `path` and check every option, each problem to `report` as above
+ * (a file that cannot be read too). NULL path: *out = NULL, the defaults.
+ * Returns false on any problem; *out is then NULL.
+ */
+bool ward_options_load(const char *path, ward_conf **out,
+                       void (*report)(void *ctx, const char *msg), void *ctx);
+
+/*
  * Value of an option: the first of `sections` (NULL-terminated, most specific
  * first) that sets it, else the table default (NULL when unset). `conf` may
  * be NULL (defaults only).
