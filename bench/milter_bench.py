@@ -191,6 +191,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--null-wait-us", type=int, default=0,
                     help="the null milter waits this long at the end of each message")
+    ap.add_argument("--setups", default="none,null-milter,ward-milter,clamav-milter",
+                    help="comma-separated setups to run, in this order")
     a = ap.parse_args()
     out = os.path.join(os.path.abspath(a.outdir), "milter")
     os.makedirs(out, exist_ok=True)
@@ -246,6 +248,8 @@ def main():
                   ("null-milter", f"unix:{nm_sock}", lambda: [nm.proc.pid]),
                   ("ward-milter", f"unix:{wm_sock}", lambda: [wardd.pid, wm.proc.pid]),
                   ("clamav-milter", f"unix:{cm_sock}", lambda: [clamd.pid, cm.proc.pid])]
+        wanted = a.setups.split(",")
+        setups = sorted((s for s in setups if s[0] in wanted), key=lambda s: wanted.index(s[0]))
         for r in range(a.rounds):
             for name, spec, pids in setups:
                 res = run_setup(name + f"-{r}", tmp, spec, pids, a, 1000 * r + 7)
@@ -261,6 +265,9 @@ def main():
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     base = {r["round"]: r for r in results if r["setup"] == "none"}
+    if not base:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     lines = ["| setup | msgs/s (50 sessions) | vs Postfix alone | p50 / p99 ms | added p50 / p99 ms"
              " | 1 session p50 / p99 ms | added p50 (1 session) | scan CPU ms/msg | smtp-source"
              " msgs/s | errors |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -184,6 +184,7 @@ static void scan_done(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (j->err) {
+        s->spool_lent = true;
         ward_log(WARD_LOG_WARNING, "%s: from=<%s> nrcpt=%zu: scan failed, deferred: %s",
                  s->peer, s->sender, s->n_rcpts, j->diag.msg);
         job_free(j);

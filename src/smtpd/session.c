@@ -113,9 +113,12 @@ void smtpd_txn_reset(struct smtpd_session *s)
     if (s->fwd_fd >= 0 && s->fwd_fd != s->spool_fd)
         close(s->fwd_fd);
     s->fwd_fd = -1;
-    if (s->spool_fd >= 0)
+    /* A memfd serves the session's next message too (emptied then): no
+       inode made and freed per message. One wardd may still read is not. */
+    if (s->spool_fd >= 0 && (!s->spool_in_mem || s->spool_lent)) {
         close(s->spool_fd);
-    s->spool_fd = -1;
+        s->spool_fd = -1;
+    }
     ward_buf_reset(&s->wbuf);
     ward_buf_reset(&s->replies);
     s->n_ok = s->n_temp = s->n_perm = 0;
@@ -128,6 +131,8 @@ void smtpd_session_free(struct smtpd_session *s)
 {
     struct smtpd *sd = s->sd;
     smtpd_txn_reset(s);
+    if (s->spool_fd >= 0)
+        close(s->spool_fd);
     if (s->prev)
         s->prev->next = s->next;
     else

@@ -193,6 +193,7 @@ struct smtpd_session {
     struct ward_smtp_data dec;
     int spool_fd;
     bool spool_in_mem; /* a memfd, until MEM_SPOOL bytes */
+    bool spool_lent;   /* wardd may still read it (a scan that did not answer) */
     uint64_t msg_size, spooled;
     bool too_big, spool_failed;
     ward_buf wbuf;  /* decoded bytes waiting for one write() */

@@ -26,8 +26,14 @@ bool smtpd_spool_begin(struct smtpd_session *s)
 {
     if (!s->dbuf && !(s->dbuf = malloc(3 * SMTPD_CHUNK + 8)))
         return false;
-    s->spool_fd = memfd_create("ward-smtpd", MFD_CLOEXEC);
+    if (s->spool_fd >= 0 && (ftruncate(s->spool_fd, 0) != 0 || lseek(s->spool_fd, 0, SEEK_SET))) {
+        close(s->spool_fd);
+        s->spool_fd = -1;
+    }
+    if (s->spool_fd < 0)
+        s->spool_fd = memfd_create("ward-smtpd", MFD_CLOEXEC);
     s->spool_in_mem = s->spool_fd >= 0;
+    s->spool_lent = false;
     if (s->spool_fd < 0)
         s->spool_fd = ward_tmpfile(s->sd->cfg->tmp_dir);
     if (s->spool_fd < 0) {

@@ -93,13 +93,17 @@ static ward_err send_all(struct peer *p, const void *data, size_t n, int fd,
                          struct ward_diag *diag)
 {
     const uint8_t *s = data;
+    /* the socket is usually writable: try first, wait only when it is full */
     while (n) {
-        ward_err err = wait_for(p, POLLOUT, diag);
-        if (err)
-            return err;
         ssize_t w = ward_send_with_fd(p->sock, s, n, fd, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && (errno == EINTR || errno == EAGAIN))
+        if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && errno == EAGAIN) {
+            ward_err err = wait_for(p, POLLOUT, diag);
+            if (err)
+                return err;
+            continue;
+        }
         if (w <= 0)
             return ward_diag_set(diag, WARD_ERR_IO, "sending to wardd: %s",
                                  w < 0 ? strerror(errno) : "connection closed");
@@ -110,14 +114,23 @@ static ward_err send_all(struct peer *p, const void *data, size_t n, int fd,
     return WARD_OK;
 }
 
-/* Read exactly n bytes (n 0: none); a descriptor that comes along is kept. */
-static ward_err recv_all(struct peer *p, void *data, size_t n, struct ward_diag *diag)
+/*
+ * Read exactly n bytes (n 0: none); a descriptor that comes along is kept.
+ * `wait_first`: the bytes are not expected yet (a reply being computed), so
+ * wait before reading; otherwise try first (the rest of a reply that has
+ * begun is usually there already) and wait only when it is not.
+ */
+static ward_err recv_exact(struct peer *p, void *data, size_t n, bool wait_first,
+                          struct ward_diag *diag)
 {
     uint8_t *d = data;
     while (n) {
-        ward_err err = wait_for(p, POLLIN, diag);
-        if (err)
-            return err;
+        if (wait_first) {
+            ward_err err = wait_for(p, POLLIN, diag);
+            if (err)
+                return err;
+        }
+        wait_first = true;
         struct iovec iov = {d, n};
         union {
             char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -127,7 +140,7 @@ static ward_err recv_all(struct peer *p, void *data, size_t n, struct ward_diag 
                              .msg_controllen = sizeof ctl.buf};
         ssize_t r = recvmsg(p->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
+            continue; /* waits first on the next round */
         for (struct cmsghdr *cm = r >= 0 && msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : NULL; cm;
              cm = CMSG_NXTHDR(&msg, cm)) {
             if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -149,6 +162,11 @@ static ward_err recv_all(struct peer *p, void *data, size_t n, struct ward_diag 
         n -= (size_t)r;
     }
     return WARD_OK;
+}
+
+static ward_err recv_all(struct peer *p, void *data, size_t n, struct ward_diag *diag)
+{
+    return recv_exact(p, data, n, true, diag);
 }
 
 static uint32_t be32(const uint8_t *b)
@@ -269,7 +287,7 @@ static ward_err converse(struct peer *p, bool unix_sock, int msg_fd,
     uint8_t *block = malloc(len ? len : 1);
     if (!block)
         return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
-    err = recv_all(p, block, len, diag);
+    err = recv_exact(p, block, len, false, diag);
     if (!err)
         err = ward_mailproto_parse_reply(block, len, out, diag);
     free(block);

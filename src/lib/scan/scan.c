@@ -363,13 +363,15 @@ static bool match_object(struct ward_walk *w, struct ward_obj *obj, const uint8_
 
 /*
  * Worth a digest: objects that are unpacked or normalized. A flat object is
- * matched faster than it is hashed (Vectorscan runs several times faster
- * than BLAKE2b), so the cache could only slow it down.
+ * matched faster than it is hashed (Vectorscan runs faster than SHA-256), so
+ * the cache could only slow it down; that includes a container the caller
+ * asked to match without unpacking (a mail agent's raw message, whose parts
+ * are scanned one by one afterwards).
  */
 static bool cache_usable(const struct ward_walk *w, const struct ward_obj *obj)
 {
     return w->o->cache && !w->o->all_matches && !w->o->on_object && obj->src.mem != NULL &&
-           ward_format_unpacker(obj->type) != NULL;
+           !(w->o->no_unpack && !obj->parent) && ward_format_unpacker(obj->type) != NULL;
 }
 
 /* Report a cached result as if the subtree had been scanned. */
