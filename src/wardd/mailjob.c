@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mail/policy.h"
+#include "mail/outbox.h"
 #include "mail/process.h"
 #include "proto/mailproto.h"
 #include "util/log.h"
@@ -42,7 +43,26 @@ static struct {
     ward_quarantine *store;
     char store_dir[PATH_MAX];
     time_t store_failed; /* last failed open */
+    ward_outbox *outbox;  /* made at the first message (its thread after any fork) */
+    bool outbox_failed;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Notices and exec_script runs wait here for after the answer (mail/outbox.h). */
+#define OUTBOX_ITEMS 1000
+#define OUTBOX_BYTES (256u << 20)
+#define OUTBOX_DRAIN_MS 10000
+
+static ward_outbox *outbox(void)
+{
+    pthread_mutex_lock(&M.lock);
+    if (!M.outbox && !M.outbox_failed && ward_outbox_new(OUTBOX_ITEMS, OUTBOX_BYTES, &M.outbox)) {
+        M.outbox_failed = true; /* then notices are sent before the answer */
+        ward_log(WARD_LOG_WARNING, "cannot start the notice thread: notices delay answers");
+    }
+    ward_outbox *o = M.outbox;
+    pthread_mutex_unlock(&M.lock);
+    return o;
+}
 
 static void cfg_unref(struct mail_cfg *c)
 {
@@ -120,8 +140,11 @@ void mailjob_stop(void)
     if (M.store)
         ward_quarantine_close(M.store);
     M.store = NULL;
+    ward_outbox *o = M.outbox;
+    M.outbox = NULL;
     pthread_mutex_unlock(&M.lock);
     cfg_unref(c);
+    ward_outbox_free(o, OUTBOX_DRAIN_MS);
 }
 
 /* The current configuration. */
@@ -268,6 +291,7 @@ void mailjob_run(struct job *j, ward_scanner *sc)
         .open_store_arg = c,
         .hostname = c->hostname,
         .db_version = dbv,
+        .outbox = outbox(),
     };
     ctx.scan.limits = wardd_limits;
     ctx.scan.tmpdir = wardd_tmpdir[0] ? wardd_tmpdir : NULL;

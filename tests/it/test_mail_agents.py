@@ -426,3 +426,78 @@ def test_ward_pipe_over_tcp_takes_addresses_not_names(tmp_path, wardd):
         else:
             assert r.stdout == b"" and b"not a host name" in r.stderr
     assert w.proc.poll() is None
+
+
+class SlowSink(SmtpSink):
+    """A relay that waits before its greeting, as a busy or distant one does."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        super().__init__()
+
+    def _session(self, c):
+        time.sleep(self.delay)
+        super()._session(c)
+
+
+def test_slow_notice_relay_and_script_do_not_delay_the_answer(tmp_path, wardd):
+    # The verdict goes back at once; the notice and exec_script follow it
+    # (an agent waits for wardd with a timeout below the MTA's, and a late
+    # verdict would be a temporary failure, a retry, and a second notice).
+    sink = SlowSink(4)
+    marker = tmp_path / "script-ran"
+    script = tmp_path / "script.sh"
+    script.write_text(f"#!/bin/sh\nsleep 3\necho \"$WARD_STATUS $WARD_VIRUSNAME\" > {marker}\n")
+    os.chmod(script, 0o755)
+    try:
+        w = wardd(extra=("\n[pipe]\naction_av_infected = discard\nnotify_admin = yes\n"
+                         "admin_address = admin@example.net\nnotify_from = ward@example.net\n"
+                         f"notify_relay = 127.0.0.1:{sink.port}\nexec_script = {script}\n"))
+        conf = tmp_path / "agent.conf"
+        conf.write_text(f"[pipe]\nwardd_socket = {w.sock}\nscan_timeout = 60s\n"
+                        f"tmp_dir = {tmp_path}\n")
+        t0 = time.monotonic()
+        r = run([PIPE, "--config", conf, "--exit-codes=sysexits", "-f", "m@example.net",
+                 "-r", "b@example.com"], input=infected_message("slow relay"), timeout=60)
+        took = time.monotonic() - t0
+        assert r.returncode == 0 and r.stdout == b"", r.stderr  # discarded
+        assert took < 2.5, f"the answer waited {took:.1f} s for the notice or the script"
+        assert not marker.exists() and not sink.messages
+        msgs = sink.wait(1, timeout=30)
+        assert msgs and any("admin@example.net" in x for x in msgs[0][1]), msgs
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.read_text().startswith("infected "), marker.read_text()
+        # a clean message meanwhile is answered at once too
+        t0 = time.monotonic()
+        msg = clean_message()
+        r = run([PIPE, "--config", conf, "--exit-codes=sysexits", "-f", "a@example.net",
+                 "-r", "b@example.com"], input=msg, timeout=60)
+        assert r.returncode == 0 and r.stdout == msg
+        assert time.monotonic() - t0 < 2.5
+    finally:
+        sink.stop()
+
+
+def test_wardd_stops_promptly_with_a_notice_pending(tmp_path, wardd):
+    sink = SlowSink(60)  # never greets within the test
+    try:
+        w = wardd(extra=("\n[pipe]\naction_av_infected = discard\nnotify_admin = yes\n"
+                         "admin_address = admin@example.net\n"
+                         f"notify_relay = 127.0.0.1:{sink.port}\n"))
+        conf = tmp_path / "agent.conf"
+        conf.write_text(f"[pipe]\nwardd_socket = {w.sock}\ntmp_dir = {tmp_path}\n")
+        for i in range(3):
+            r = run([PIPE, "--config", conf, "--exit-codes=sysexits", "-f", "m@example.net",
+                     "-r", "b@example.com"], input=infected_message(f"n{i}"), timeout=60)
+            assert r.returncode == 0, r.stderr
+        t0 = time.monotonic()
+        w.proc.terminate()
+        w.proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        # ten seconds for what is queued, then the rest is logged and dropped
+        assert took < 15, took
+        assert "dropped at shutdown" in w.log.read_text()
+    finally:
+        sink.stop()

@@ -6,6 +6,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "mail/outbox.h"
+#include "mail/process.h"
 #include "mail/sendmsg.h"
 #include "util/log.h"
 
@@ -191,11 +193,17 @@ static unsigned send_one(const struct ward_notify_in *in, enum ward_notice_to to
         .timeout_ms = NOTICE_TIMEOUT_MS,
     };
     ward_err err = ward_notify_compose(in, to, to_line, &b, &d);
+    char what[sizeof to_line + 32];
+    snprintf(what, sizeof what, "notice to %s (%s)", who_name[to], to_line);
+    if (!err && in->ctx->outbox && ward_outbox_notice(in->ctx->outbox, &s, rcpts, n, &b, what)) {
+        ward_buf_free(&b);
+        return 0; /* sent after the answer; a failure is logged then */
+    }
     if (!err)
         err = ward_sendmsg(&s, "", rcpts, n, b.data, b.len, &d);
     ward_buf_free(&b);
     if (err)
-        WARD_LOG_WARN("notice to %s (%s) not sent: %s", who_name[to], to_line, d.msg);
+        WARD_LOG_WARN("%s not done: %s", what, d.msg);
     return err ? 1 : 0;
 }
 

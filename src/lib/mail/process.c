@@ -178,7 +178,7 @@ static void after_effects(const struct ward_mail_ctx *ctx, const struct ward_mai
             struct ward_diag d;
             script_done = true;
             if (ward_mail_script(script, ward_policy_u64(&p->pol, "exec_script_timeout"), env, res,
-                                 &mi, &d))
+                                 &mi, ctx->outbox, &d))
                 WARD_LOG_WARN("exec_script: %s", d.msg);
         }
         ward_msginfo_free(&mi);

@@ -98,6 +98,9 @@ struct ward_mail_ctx {
     struct ward_scan_opts scan; /* limits, cache, tmpdir */
     const char *hostname;
     const char *db_version; /* for X-Virus-Scanner: "27000/Tue Nov 25 10:08:42 2026" */
+    /* Notices and exec_script after the answer (mail/outbox.h); NULL: done
+       before ward_mail_process returns. */
+    struct ward_outbox *outbox;
 };
 
 ward_err ward_mail_process(const struct ward_mail_ctx *ctx, int msg_fd,

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/outbox.h"
 #include "mail/process.h"
 #include "mail/rewrite.h"
 
@@ -104,7 +105,7 @@ static char *env_var(const char *name, const char *value)
 
 ward_err ward_mail_script(const char *path, uint64_t timeout_s, const struct ward_mail_env *env,
                           const struct ward_mail_result *res, const struct ward_msginfo *mi,
-                          struct ward_diag *diag)
+                          struct ward_outbox *outbox, struct ward_diag *diag)
 {
     const char *const vars[SCRIPT_VARS][2] = {
         {"WARD_STATUS", ward_mail_status_name(res->status)},
@@ -122,19 +123,24 @@ ward_err ward_mail_script(const char *path, uint64_t timeout_s, const struct war
         {"WARD_QUEUE_ID", env->queue_id},
         {"PATH", "/usr/bin:/bin"},
     };
-    char *envp[SCRIPT_VARS + 1] = {0};
+    char **envp = calloc(SCRIPT_VARS + 1, sizeof *envp);
+    if (!envp)
+        return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
     ward_err err = WARD_OK;
     for (size_t i = 0; i < SCRIPT_VARS && !err; i++)
         if (!(envp[i] = env_var(vars[i][0], vars[i][1])))
             err = ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
+    uint64_t timeout_ms = (timeout_s ? timeout_s : 30) * 1000;
+    if (!err && outbox && ward_outbox_program(outbox, path, envp, timeout_ms))
+        return WARD_OK; /* runs after the answer; a failure is logged then */
     const char *argv[] = {path, NULL};
     pid_t pid;
     if (!err)
         err = ward_spawn(argv, (const char *const *)envp, -1, &pid, diag);
     if (!err)
-        err = ward_spawn_wait(pid, ward_clock_ms() + (int64_t)(timeout_s ? timeout_s : 30) * 1000,
-                              path, diag);
+        err = ward_spawn_wait(pid, ward_clock_ms() + (int64_t)timeout_ms, path, diag);
     for (size_t i = 0; i < SCRIPT_VARS; i++)
         free(envp[i]);
+    free(envp);
     return err;
 }

@@ -26,6 +26,7 @@ struct ward_mail_ctx;
 struct ward_mail_env;
 struct ward_mail_result;
 struct ward_msginfo;
+struct ward_outbox;
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t ward_clock_ms(void);
@@ -37,9 +38,13 @@ ward_err ward_spawn(const char *const *argv, const char *const *envp, int stdin_
 ward_err ward_spawn_wait(pid_t pid, int64_t deadline_ms, const char *what,
                          struct ward_diag *diag) WARD_MUST_CHECK;
 
-/* Run exec_script (path) for a processed message, bounded by timeout_s. */
+/*
+ * Run exec_script (path) for a processed message, bounded by timeout_s; with
+ * an outbox it is queued there and runs after the answer (an error is then
+ * only about building its environment).
+ */
 ward_err ward_mail_script(const char *path, uint64_t timeout_s, const struct ward_mail_env *env,
                           const struct ward_mail_result *res, const struct ward_msginfo *mi,
-                          struct ward_diag *diag) WARD_MUST_CHECK;
+                          struct ward_outbox *outbox, struct ward_diag *diag) WARD_MUST_CHECK;
 
 #endif
