@@ -37,8 +37,17 @@ struct ward_outbox {
     unsigned n_items, max_items, running;
     size_t bytes, max_bytes;
     bool stop;
+    bool orphaned; /* left to its thread at shutdown: the thread frees it */
     pthread_t thread;
 };
+
+static void destroy(ward_outbox *o)
+{
+    pthread_mutex_destroy(&o->mu);
+    pthread_cond_destroy(&o->wake);
+    pthread_cond_destroy(&o->idle);
+    free(o);
+}
 
 static void strv_free(char **v)
 {
@@ -106,7 +115,10 @@ static void *worker(void *arg)
         item_free(it);
         pthread_cond_broadcast(&o->idle);
     }
+    bool orphaned = o->orphaned;
     pthread_mutex_unlock(&o->mu);
+    if (orphaned)
+        destroy(o);
     return NULL;
 }
 
@@ -128,10 +140,7 @@ ward_err ward_outbox_new(unsigned max_items, size_t max_bytes, ward_outbox **out
     int rc = pthread_create(&o->thread, NULL, worker, o);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        pthread_mutex_destroy(&o->mu);
-        pthread_cond_destroy(&o->wake);
-        pthread_cond_destroy(&o->idle);
-        free(o);
+        destroy(o);
         return WARD_ERR_NOMEM;
     }
     *out = o;
@@ -167,19 +176,17 @@ void ward_outbox_free(ward_outbox *o, unsigned drain_ms)
     o->stop = true;
     pthread_cond_broadcast(&o->wake);
     if (o->running) {
-        /* a relay or script past the drain time: the process is ending and
-           the thread still uses `o`, so it is left to the exit */
+        /* a relay or script past the drain time: not waited for; the
+           thread frees `o` when it is done, or the process ends first */
         WARD_LOG_WARN("one notice or script still running at shutdown");
-        pthread_mutex_unlock(&o->mu);
+        o->orphaned = true;
         pthread_detach(o->thread);
+        pthread_mutex_unlock(&o->mu);
         return;
     }
     pthread_mutex_unlock(&o->mu);
     pthread_join(o->thread, NULL);
-    pthread_mutex_destroy(&o->mu);
-    pthread_cond_destroy(&o->wake);
-    pthread_cond_destroy(&o->idle);
-    free(o);
+    destroy(o);
 }
 
 /* Queue it, or false (the caller keeps ownership of what it gave). */
