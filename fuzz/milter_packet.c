@@ -163,8 +163,9 @@ struct mem {
     unsigned step;
 };
 
-static ssize_t mem_read(void *ctx, void *buf, size_t n)
+static ssize_t mem_read(void *ctx, void *buf, size_t n, bool wait_all)
 {
+    (void)wait_all;
     struct mem *m = ctx;
     size_t k = m->n - m->off;
     size_t chunk = 1 + (m->off * 7 + m->step++ * 13) % 4099; /* reads of varying size */

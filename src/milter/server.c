@@ -28,11 +28,11 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ended = PTHREAD_COND_INITIALIZER;
 static unsigned active;
 
-static ssize_t sock_read(void *ctx, void *buf, size_t n)
+static ssize_t sock_read(void *ctx, void *buf, size_t n, bool wait_all)
 {
     int fd = *(int *)ctx;
     for (;;) {
-        ssize_t r = read(fd, buf, n);
+        ssize_t r = recv(fd, buf, n, wait_all ? MSG_WAITALL : 0);
         if (r >= 0 || errno != EINTR)
             return r;
     }

@@ -167,7 +167,11 @@ static ward_err next_packet(struct milter_sess *s, struct milter_pkt *p, int *go
         }
         if (flush(s))
             return ward_diag_set(diag, WARD_ERR_IO, "write: %s", strerror(errno));
-        ssize_t n = s->io->read(s->io->ctx, s->in + s->in_end, s->in_cap - s->in_end);
+        /* inside a packet: wait for its rest at once; between packets: take what is there */
+        size_t have = s->in_end - s->in_start;
+        bool inside = have >= 4 && need > have;
+        size_t want = inside ? need - have : s->in_cap - s->in_end;
+        ssize_t n = s->io->read(s->io->ctx, s->in + s->in_end, want, inside);
         if (n < 0)
             return ward_diag_set(diag, errno == EAGAIN || errno == EWOULDBLOCK ? WARD_ERR_TIMEOUT
                                                                                 : WARD_ERR_IO,

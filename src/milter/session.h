@@ -21,8 +21,13 @@
 #include "util/err.h"
 
 struct milter_io {
-    /* Read up to n bytes: the count, 0 at the end of the stream, -1 on error (errno). */
-    ssize_t (*read)(void *ctx, void *buf, size_t n);
+    /*
+     * Read up to n bytes: the count, 0 at the end of the stream, -1 on error
+     * (errno). wait_all: the rest of a packet, which the MTA is bound to send:
+     * the reader may wait for all n bytes (fewer returns for a body chunk
+     * that the MTA writes in pieces).
+     */
+    ssize_t (*read)(void *ctx, void *buf, size_t n, bool wait_all);
     /* Write all n bytes: 0, or -1 on error (errno). */
     int (*write)(void *ctx, const void *buf, size_t n);
     void *ctx;
