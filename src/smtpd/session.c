@@ -7,6 +7,12 @@
  * input buffer and are answered in order afterwards. That is all
  * PIPELINING asks of a server.
  *
+ * Two client timeouts, both client_timeout: the read timeout (no byte for
+ * that long, restarted by every byte) and the line deadline (a command
+ * line, or a line of the message, that has begun must end within that
+ * long). The read timeout alone lets a client that trickles one byte a
+ * second hold its session for ever. Either ends the session with 421.
+ *
  * A session is freed only from the top of a libevent callback
  * (session_drop defers it), never from inside the command loop; while
  * wardd holds its message it is only marked dead, and the scan completion
@@ -145,6 +151,8 @@ void smtpd_session_free(struct smtpd_session *s)
         bufferevent_free(s->bev);
     if (s->scan_done)
         event_free(s->scan_done);
+    if (s->line_timer)
+        event_free(s->line_timer);
     for (int i = 0; i < XF_COUNT; i++)
         free(s->xf[i]);
     free(s->rcpts);
@@ -558,6 +566,7 @@ static void cmd_data(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     }
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
     s->state = ST_DATA;
+    s->data_mid_line = false;
 }
 
 static bool xf_value_ok(const char *v, size_t n)
@@ -690,12 +699,74 @@ static void handle(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     }
 }
 
+/* ---- client timeouts ------------------------------------------------------ */
+
+static void client_timed_out(struct smtpd_session *s, const char *what)
+{
+    ward_log(WARD_LOG_INFO, "%s: timeout%s%s", s->peer,
+             s->state == ST_DATA ? " inside DATA" : "", what);
+    smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->sd->cfg->hostname);
+    /* give the reply a moment; the session goes with the next event */
+    smtpd_close_after(s);
+    struct timeval tv = {5, 0};
+    bufferevent_set_timeouts(s->bev, NULL, &tv);
+}
+
+static void line_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+    (void)fd, (void)what;
+    if (s->free_pending || (s->state != ST_CMD && s->state != ST_DATA))
+        return;
+    client_timed_out(s, " (a line took too long)");
+}
+
+/*
+ * After the input was taken: a line begun and not ended runs against the
+ * deadline, set when its first byte came (or when the line before it
+ * ended). While we wait for the next hop or wardd, the client waits too:
+ * no deadline.
+ */
+static void line_timer(struct smtpd_session *s, bool mid_line, bool line_ended)
+{
+    unsigned t = s->sd->cfg->client_timeout;
+    if (!mid_line || !t) {
+        if (s->line_timer)
+            evtimer_del(s->line_timer);
+        return;
+    }
+    if (!s->line_timer && !(s->line_timer = evtimer_new(s->sd->base, line_deadline, s)))
+        return;
+    if (line_ended || !evtimer_pending(s->line_timer, NULL)) {
+        struct timeval tv = {(time_t)t, 0};
+        evtimer_add(s->line_timer, &tv);
+    }
+}
+
+/* Before DATA bytes go to the spool: does a line end among them, and does
+   the last one end a line? */
+static bool data_line_ended(struct smtpd_session *s, struct evbuffer *in)
+{
+    size_t n = evbuffer_get_length(in);
+    if (!n)
+        return false;
+    struct evbuffer_ptr at;
+    uint8_t last = 0;
+    if (evbuffer_ptr_set(in, &at, n - 1, EVBUFFER_PTR_SET) == 0)
+        (void)evbuffer_copyout_from(in, &at, &last, 1);
+    s->data_mid_line = last != '\n';
+    return !s->data_mid_line || evbuffer_search(in, "\n", 1, NULL).pos >= 0;
+}
+
+/* ---- the command loop ----------------------------------------------------- */
+
 void smtpd_session_resume(struct smtpd_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
-    bool waiting = false;
+    bool waiting = false, line_ended = false;
     while (s->state == ST_CMD || s->state == ST_DATA) {
         if (s->state == ST_DATA) {
+            line_ended |= data_line_ended(s, in);
             if (!smtpd_spool_read(s, in))
                 break;
             smtpd_spool_end(s);
@@ -715,6 +786,7 @@ void smtpd_session_resume(struct smtpd_session *s)
             bool found;
             evbuffer_drain(in, ward_smtp_skip_line(p, take, &found));
             s->skipping = !found;
+            line_ended |= found;
             continue;
         }
         size_t len, used;
@@ -741,12 +813,19 @@ void smtpd_session_resume(struct smtpd_session *s)
             }
         }
         evbuffer_drain(in, used);
+        line_ended = true;
         handle(s, &cmd);
     }
-    if ((s->state == ST_CMD || s->state == ST_DATA) && !waiting)
+    bool reading = (s->state == ST_CMD || s->state == ST_DATA) && !waiting;
+    if (reading)
         bufferevent_enable(s->bev, EV_READ);
     else
         bufferevent_disable(s->bev, EV_READ);
+    /* STARTTLS put a new bufferevent in place */
+    in = bufferevent_get_input(s->bev);
+    line_timer(s, reading && (s->state == ST_DATA ? s->data_mid_line
+                                                   : evbuffer_get_length(in) > 0 || s->skipping),
+               line_ended);
 }
 
 /* ---- start-up: the next hop first, then our greeting ---------------------- */
@@ -835,13 +914,7 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
-        ward_log(WARD_LOG_INFO, "%s: timeout%s", s->peer,
-                 s->state == ST_DATA ? " inside DATA" : "");
-        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->sd->cfg->hostname);
-        /* give the reply a moment; the session goes with the next event */
-        smtpd_close_after(s);
-        struct timeval tv = {5, 0};
-        bufferevent_set_timeouts(s->bev, NULL, &tv);
+        client_timed_out(s, "");
         return;
     }
     if (s->state == ST_DATA)

@@ -176,6 +176,8 @@ struct smtpd_session {
     char peer[64];   /* client address as text */
     char helo[256];
     bool greeted, esmtp, tls, busy_scan, dead, free_pending, skipping;
+    struct event *line_timer; /* a started line must end within client_timeout */
+    bool data_mid_line;       /* inside DATA: the last byte read was not LF */
     unsigned errors;
     /* the transaction */
     bool in_mail;

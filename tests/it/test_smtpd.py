@@ -37,10 +37,12 @@ class WardSmtpd:
         self.conf = self.tmp / "smtpd.conf"
         scan = f"wardd_socket = {wardd_sock}\n" if wardd_sock else "scan = no\n"
         nxt = f"server_port = {next_port}\n" if next_port else ""
+        if "scan_timeout" not in extra:
+            extra = "scan_timeout = 20s\n" + extra
         self.conf.write_text(
             f"[smtp]\nlisten_port = {port}\n{nxt}{scan}hostname = filter.example.net\n"
             f"pid_file = {self.tmp}/smtpd.pid\nlog_file = {self.log}\nlog_level = info\n"
-            f"scan_timeout = 20s\n{extra}")
+            f"{extra}")
         self.start()
 
     def start(self):
