@@ -117,12 +117,9 @@ static struct MHD_Daemon *start(const ward_conf *conf, struct mirrord_cfg *cfg,
 int main(int argc, char **argv)
 {
     struct ward_startup st;
-    switch (ward_startup_args(argc, argv, false, &st)) {
-    case WARD_STARTUP_RUN: break;
-    case WARD_STARTUP_VERSION: printf("ward-mirrord (Ward) %s\n", WARD_VERSION); return 0;
-    case WARD_STARTUP_HELP: ward_startup_usage(stdout, "ward-mirrord"); return 0;
-    case WARD_STARTUP_BAD: ward_startup_usage(stderr, "ward-mirrord"); return 2;
-    }
+    enum ward_startup_cmd cmd = ward_startup_args(argc, argv, false, &st);
+    if (cmd != WARD_STARTUP_RUN)
+        return ward_startup_answer(cmd, "ward-mirrord");
     struct ward_diag d;
     ward_conf *conf = NULL;
     if (ward_log_open(WARD_LOG_STDERR, "ward-mirrord", NULL, WARD_LOG_NOTICE, &d))

@@ -47,12 +47,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
     struct ward_startup st;
-    switch (ward_startup_args(argc, argv, false, &st)) {
-    case WARD_STARTUP_RUN: break;
-    case WARD_STARTUP_VERSION: printf("ward-smtpd (Ward) %s\n", WARD_VERSION); return 0;
-    case WARD_STARTUP_HELP: ward_startup_usage(stdout, "ward-smtpd"); return 0;
-    case WARD_STARTUP_BAD: ward_startup_usage(stderr, "ward-smtpd"); return 2;
-    }
+    enum ward_startup_cmd cmd = ward_startup_args(argc, argv, false, &st);
+    if (cmd != WARD_STARTUP_RUN)
+        return ward_startup_answer(cmd, "ward-smtpd");
     const char *config = st.config;
     bool foreground = st.foreground;
     struct ward_diag d;

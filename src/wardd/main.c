@@ -203,12 +203,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 int main(int argc, char **argv)
 {
     struct ward_startup st;
-    switch (ward_startup_args(argc, argv, true, &st)) {
-    case WARD_STARTUP_RUN: break;
-    case WARD_STARTUP_VERSION: printf("wardd (Ward) %s\n", WARD_VERSION); return 0;
-    case WARD_STARTUP_HELP: ward_startup_usage(stdout, "wardd"); return 0;
-    case WARD_STARTUP_BAD: ward_startup_usage(stderr, "wardd"); return 2;
-    }
+    enum ward_startup_cmd cmd = ward_startup_args(argc, argv, true, &st);
+    if (cmd != WARD_STARTUP_RUN)
+        return ward_startup_answer(cmd, "wardd");
     M.foreground = st.foreground;
     bool compile_only = st.compile_only;
     const char *config = st.config;

@@ -8,6 +8,7 @@
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/paths.h"
+#include "ward_config.h"
 
 enum ward_startup_cmd ward_startup_args(int argc, char **argv, bool extra_compile_only,
                                         struct ward_startup *st)
@@ -48,6 +49,18 @@ void ward_startup_usage(FILE *f, const char *prog)
             "  -c, --config FILE  configuration file (default: the installed ward.conf)\n"
             "  -V, --version      print the version\n",
             prog);
+}
+
+int ward_startup_answer(enum ward_startup_cmd cmd, const char *prog)
+{
+    switch (cmd) {
+    case WARD_STARTUP_VERSION: printf("%s (Ward) %s\n", prog, WARD_VERSION); return 0;
+    case WARD_STARTUP_HELP: ward_startup_usage(stdout, prog); return 0;
+    case WARD_STARTUP_RUN:
+    case WARD_STARTUP_BAD: break;
+    }
+    ward_startup_usage(stderr, prog);
+    return 2;
 }
 
 ward_err ward_startup_detach(const char *pid_file, bool foreground, int *pid_fd,

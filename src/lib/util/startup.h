@@ -5,9 +5,8 @@
  * written before going to the background, and the log opened where the
  * settings say.
  *
- * Contract: ward_startup_args prints nothing; the caller prints the version
- * or the usage (ward_startup_usage) as it asks. The others return errors
- * with a message.
+ * Contract: only ward_startup_usage and ward_startup_answer print (what the
+ * command line asked for); the others return errors with a message.
  */
 #ifndef WARD_UTIL_STARTUP_H
 #define WARD_UTIL_STARTUP_H
@@ -40,6 +39,12 @@ enum ward_startup_cmd ward_startup_args(int argc, char **argv, bool extra_compil
 
 /* The usage text of `prog` into f. */
 void ward_startup_usage(FILE *f, const char *prog);
+
+/*
+ * For a command line that does not run the daemon: print the version or
+ * the usage as it asked, and return the exit status (0, or 2 for a bad one).
+ */
+int ward_startup_answer(enum ward_startup_cmd cmd, const char *prog);
 
 /*
  * The pid file (when `pid_file` is not empty) and, unless `foreground`, the
