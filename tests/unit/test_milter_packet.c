@@ -68,7 +68,7 @@ static void test_header_replies(void)
     ward_buf_reset(&out);
     CHECK(milter_enc_header(&out, MILTER_R_ADDHEADER, 0, "X-A", "v") == WARD_OK);
     p = framed();
-    const char *n, *v;
+    const char *n = NULL, *v = NULL;
     CHECK(p.cmd == 'h' && milter_dec_header(&p, &n, &v) == WARD_OK);
     CHECK_STR(n, "X-A");
     CHECK_STR(v, "v");
