@@ -301,6 +301,7 @@ def test_miltertest_scripted_session(tmp_path, wardd):
         log = m.logtext()
         assert "MThello: clean: accepted, changed" in log
         assert "MTfigures: infected (Ward.Test.EICAR): accepted, changed" in log
+        assert m.stop() == 0, m.proc.stderr.read().decode()  # in a sanitizer build: no leak
     finally:
         m.stop()
 
@@ -631,6 +632,7 @@ def test_raw_pipelined_session_and_quit_nc_reuse(tmp_path, wardd):
         s.close()
         log = m.logtext()
         assert "RAWQ1: clean: accepted" in log and "RAWQ2: infected" in log, log
+        assert m.stop() == 0, m.proc.stderr.read().decode()
     finally:
         m.stop()
 
@@ -674,6 +676,7 @@ def test_raw_garbage_ends_only_that_session(tmp_path, wardd):
         assert m.proc.poll() is None
         log = m.logtext()
         assert "malformed or oversize packet" in log and "unknown command" in log, log
+        assert m.stop() == 0, m.proc.stderr.read().decode()
     finally:
         m.stop()
 
