@@ -4,7 +4,6 @@
  * inet6:PORT[@HOST] (HOST an address or a name; loopback when omitted).
  */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "proto/listen.h"
 #include "server.h"
 
 const char *milter_unix_path(const char *spec)
@@ -68,7 +68,7 @@ static int listen_unix(const char *path, struct ward_diag *diag)
 
 static int listen_inet(const char *spec, int family, struct ward_diag *diag)
 {
-    char port[16], host[300];
+    char port[16];
     const char *at = strchr(spec, '@');
     size_t pl = at ? (size_t)(at - spec) : strlen(spec);
     if (pl == 0 || pl >= sizeof port || strspn(spec, "0123456789") != pl) {
@@ -77,32 +77,7 @@ static int listen_inet(const char *spec, int family, struct ward_diag *diag)
     }
     memcpy(port, spec, pl);
     port[pl] = 0;
-    snprintf(host, sizeof host, "%s", at ? at + 1 : "");
-    size_t n = strlen(host);
-    char *name = host;
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        host[n - 1] = 0;
-        name++;
-    }
-    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int gr = getaddrinfo(*name ? name : NULL, port, &hints, &ai); /* NULL: loopback */
-    if (gr != 0) {
-        ward_diag_set(diag, WARD_ERR_PARSE, "%s: %s", spec, gai_strerror(gr));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
-        ward_diag_set(diag, WARD_ERR_IO, "cannot listen on %s: %s", spec, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    return fd;
+    return ward_listen_tcp(at ? at + 1 : NULL, port, family, false, diag); /* no host: loopback */
 }
 
 int milter_listen(const char *spec, struct ward_diag *diag)

@@ -9,10 +9,8 @@
  * starts the milter again to read a changed configuration).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +24,7 @@
 #include "util/daemon.h"
 #include "util/log.h"
 #include "util/options.h"
-#include "util/paths.h"
+#include "util/startup.h"
 #include "ward_config.h"
 
 #define DRAIN_S 10
@@ -37,27 +35,6 @@ static void report(void *ctx, const char *msg)
 {
     (void)ctx;
     ward_log(WARD_LOG_ERROR, "%s", msg);
-}
-
-static void usage(FILE *f)
-{
-    fputs("usage: ward-milter [--foreground] [--config FILE]\n"
-          "  -F, --foreground   stay in the foreground, log to standard error\n"
-          "  -c, --config FILE  configuration file (default: the installed ward.conf)\n"
-          "  -V, --version      print the version\n",
-          f);
-}
-
-static bool open_log(const ward_conf *conf, bool foreground, struct ward_diag *d)
-{
-    const char *file = ward_opt_str(conf, sec, "log_file");
-    enum ward_log_level level = (enum ward_log_level)ward_opt_u64(conf, sec, "log_level");
-    enum ward_log_sink sink = WARD_LOG_STDERR;
-    if (file && *file)
-        sink = WARD_LOG_FILE;
-    else if (ward_opt_bool(conf, sec, "syslog") || !foreground)
-        sink = WARD_LOG_SYSLOG;
-    return !ward_log_open(sink, "ward-milter", file, level, d);
 }
 
 static bool load_cfg(const ward_conf *conf)
@@ -129,50 +106,17 @@ static void block_signals(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"foreground", no_argument, NULL, 'F'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    bool foreground = false;
-    const char *config = NULL;
-    char defconf[PATH_MAX];
-    int ch;
-    while ((ch = getopt_long(argc, argv, "Fc:Vh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'F':
-            foreground = true;
-            break;
-        case 'c':
-            config = optarg;
-            break;
-        case 'V':
-            printf("ward-milter (Ward) %s\n", WARD_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        usage(stderr);
-        return 2;
-    }
-    if (!config && ward_path_default_config(defconf, sizeof defconf) && access(defconf, F_OK) == 0)
-        config = defconf;
+    struct ward_startup st;
+    enum ward_startup_cmd cmd = ward_startup_args(argc, argv, false, &st);
+    if (cmd != WARD_STARTUP_RUN)
+        return ward_startup_answer(cmd, "ward-milter");
+    bool foreground = st.foreground;
     struct ward_diag d;
     ward_conf *conf = NULL;
     if (ward_log_open(WARD_LOG_STDERR, "ward-milter", NULL, WARD_LOG_NOTICE, &d))
         return 2;
-    if (config && ward_conf_parse_file(config, &conf, &d)) {
-        ward_log(WARD_LOG_ERROR, "%s", d.msg);
-        return 2;
-    }
-    if (conf && ward_options_check(conf, report, NULL)) {
-        ward_log(WARD_LOG_ERROR, "%s: configuration has errors; not starting", config);
+    if (!ward_options_load(st.config, &conf, report, NULL)) {
+        ward_log(WARD_LOG_ERROR, "%s: configuration has errors; not starting", st.config);
         return 2;
     }
     if (!load_cfg(conf))
@@ -183,18 +127,14 @@ int main(int argc, char **argv)
     if (lfd < 0)
         return 2;
     const char *pid_file = ward_opt_str(conf, sec, "pid_file");
-    int pid_fd = -1;
-    if (pid_file && *pid_file && ward_pidfile_create(pid_file, &pid_fd, &d)) {
+    int pid_fd;
+    if (ward_startup_detach(pid_file, foreground, &pid_fd, &d)) {
         ward_log(WARD_LOG_ERROR, "%s", d.msg);
         return 2;
     }
-    if (!foreground && ward_daemonize(&d)) {
-        ward_log(WARD_LOG_ERROR, "%s", d.msg);
-        return 2;
-    }
-    if (!foreground && pid_fd >= 0 && ward_pidfile_update(pid_fd))
-        ward_log(WARD_LOG_WARNING, "cannot update the pid file");
-    if (!open_log(conf, foreground, &d)) {
+    if (ward_startup_log("ward-milter", ward_opt_str(conf, sec, "log_file"),
+                         (int)ward_opt_u64(conf, sec, "log_level"),
+                         ward_opt_bool(conf, sec, "syslog"), foreground, &d)) {
         fprintf(stderr, "ward-milter: %s\n", d.msg);
         return 2;
     }

@@ -2,7 +2,6 @@
  * before privileges are dropped) and an optional TCP address. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/daemon.h"
+#include "proto/listen.h"
 #include "wardd.h"
 
 int listen_unix(const struct wardd_cfg *cfg, struct ward_diag *diag)
@@ -93,29 +93,8 @@ int listen_tcp(const char *hostport, struct ward_diag *diag)
         return -1;
     }
     *colon = 0;
-    const char *port = colon + 1, *name = host;
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        host[n - 1] = 0;
-        name = host + 1;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int gr = getaddrinfo(*name ? name : NULL, port, &hints, &ai);
-    if (gr != 0) {
-        ward_diag_set(diag, WARD_ERR_PARSE, "tcp_listen %s: %s", hostport, gai_strerror(gr));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
-        ward_diag_set(diag, WARD_ERR_IO, "cannot listen on %s: %s", hostport, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
+    int fd = ward_listen_tcp(host, colon + 1, AF_UNSPEC, true, diag);
+    if (fd < 0)
+        ward_diag_prefix(diag, WARD_ERR_IO, "tcp_listen %s: ", hostport);
     return fd;
 }
