@@ -24,7 +24,9 @@ from conftest import BUNDLED_DB, Wardd
 from postfix_peer import Postfix, free_port
 from test_smtpd import (SMTPD, TRICKY_BODY, TRICKY_EXTRA, WardSmtpd, message, send, strip_trace,
                         wait_for)
-from test_smtpd import pytestmark  # noqa: F401 - the same skip: no private Postfix here
+import test_smtpd
+
+pytestmark = test_smtpd.pytestmark  # the same skip: where no private Postfix can run
 
 CLIENT_T = 3  # client_timeout, s
 SERVER_T = 3  # server_timeout, s
