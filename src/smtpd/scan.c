@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto/mailproto.h"
@@ -28,6 +29,7 @@ struct smtpd_scanjob {
     ward_err err;
     struct ward_diag diag;
     struct ward_mailproto_reply reply;
+    int64_t deadline_ms; /* end of data + scan_timeout: a wait for a thread counts too */
 };
 
 struct smtpd_scanpool {
@@ -40,11 +42,22 @@ struct smtpd_scanpool {
     bool stop;
 };
 
-/* The one place that talks to wardd. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The one place that talks to wardd, with what is left of the job's time. */
 static ward_err scan_call(const struct smtpd_cfg *cfg, int fd, struct smtpd_scanjob *j)
 {
-    return ward_mailproto_scan(cfg->wardd, fd, &j->env, cfg->scan_timeout_ms,
-                               cfg->tmp_dir, &j->reply, &j->diag);
+    int64_t left = j->deadline_ms - now_ms();
+    if (left <= 0)
+        return ward_diag_set(&j->diag, WARD_ERR_TIMEOUT,
+                             "scan_timeout passed while waiting for a scanning thread");
+    return ward_mailproto_scan(cfg->wardd, fd, &j->env, (unsigned)left, cfg->tmp_dir, &j->reply,
+                               &j->diag);
 }
 
 static void *worker(void *arg)
@@ -239,6 +252,8 @@ void smtpd_scan_start(struct smtpd_session *s)
     }
     j->reply.msg_fd = -1;
     j->s = s;
+    unsigned t = s->sd->cfg->scan_timeout_ms;
+    j->deadline_ms = now_ms() + (t ? t : 240000); /* 0: the default */
     for (size_t i = 0; i < s->n_rcpts; i++)
         j->rcpts[i] = s->rcpts[i].addr;
     /* XFORWARD tells who the client's client was: that is what policy wants */

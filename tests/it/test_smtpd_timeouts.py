@@ -341,7 +341,7 @@ def rig(tmp_path):
         pytest.fail(f"ward-smtpd is not built at {SMTPD}")
     started = []
 
-    def _start(hostile=True, mode="relay", rcvbuf=None, wardd_sock=None):
+    def _start(hostile=True, mode="relay", rcvbuf=None, wardd_sock=None, extra=""):
         (tmp_path / "postfix").mkdir()
         p = Postfix(tmp_path / "postfix", "smtpd-timeouts")
         started.append(p)
@@ -350,7 +350,7 @@ def rig(tmp_path):
             started.append(hop)
         s = WardSmtpd(tmp_path / "smtpd", free_port(), wardd_sock, hop.port if hop else p.port,
                       extra=f"client_timeout = {CLIENT_T}\nserver_timeout = {SERVER_T}\n"
-                            f"scan_timeout = {SCAN_T}s\n")
+                            f"scan_timeout = {SCAN_T}s\n{extra}")
         started.append(s)
         return p, hop, s
 
@@ -484,6 +484,38 @@ def test_wardd_that_never_answers(rig, tmp_path):
         assert "accept clean" in s.logtext()
     finally:
         w.stop()
+
+
+def test_scan_timeout_counts_the_wait_for_a_scanning_thread(rig, tmp_path):
+    # Messages queued behind a hung scan: each one's scan_timeout runs from
+    # its end of data, not from when a thread takes it, so no client waits
+    # a multiple of it (with the defaults, longer than the MTA's own timeout).
+    wdir = tmp_path / "wardd"
+    wdir.mkdir()
+    sock = wdir / "wardd.sock"
+    silent = SilentWardd(sock)
+    try:
+        p, _, s = rig(hostile=False, wardd_sock=sock, extra="scan_threads = 1\n")
+        sessions = [to_data(s.port) for _ in range(3)]
+        results = [None] * 3
+
+        def finish(k):
+            c, r = sessions[k]
+            results[k] = final_reply_after(c, r, dotted(message(subject=f"queued {k}")))
+
+        ts = [threading.Thread(target=finish, args=(k,)) for k in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(timeout=60)
+        for k, (code, text, elapsed) in enumerate(results):
+            within(f"queued scan {k}", elapsed, SCAN_T)
+            assert code == 451, text
+        for c, _ in sessions:
+            c.close()
+        assert p.delivered() == []
+    finally:
+        silent.stop()
 
 
 def test_client_silent_between_and_inside_commands(rig):
