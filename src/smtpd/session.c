@@ -30,6 +30,10 @@
 #include "util/strutil.h"
 
 #define MAX_ERRORS 10
+/* Commands that move no mail (NOOP, RSET, VRFY, HELP): past this many in a
+   session each one counts as an error, as Postfix's smtpd_junk_command_limit,
+   so a client cannot hold a session for ever with them. */
+#define MAX_JUNK 100
 #define MAX_XF_VALUE 255
 
 static void client_read(struct bufferevent *bev, void *arg);
@@ -660,6 +664,10 @@ static void handle(struct smtpd_session *s, const struct ward_smtp_cmd *c)
         s->errors++;
         return;
     }
+    if ((c->verb == WARD_SMTP_NOOP || c->verb == WARD_SMTP_RSET || c->verb == WARD_SMTP_VRFY ||
+         c->verb == WARD_SMTP_HELP) &&
+        ++s->junk > MAX_JUNK)
+        s->errors++;
     switch (c->verb) {
     case WARD_SMTP_HELO:
     case WARD_SMTP_EHLO:

@@ -179,6 +179,7 @@ struct smtpd_session {
     struct event *line_timer; /* a started line must end within client_timeout */
     bool data_mid_line;       /* inside DATA: the last byte read was not LF */
     unsigned errors;
+    unsigned junk; /* NOOP, RSET, VRFY, HELP so far */
     /* the transaction */
     bool in_mail;
     char *sender;

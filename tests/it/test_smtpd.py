@@ -359,6 +359,18 @@ def test_bad_input(chain):
     assert code == 250
 
 
+def test_junk_commands_are_bounded(chain):
+    # NOOP, RSET, VRFY and HELP move no mail: past 100 of them each counts as
+    # an error, so a client cannot keep a session open with them for ever
+    p, s, _ = chain("after", scan=False)
+    out = session(s.port, b"EHLO x\r\n" + b"NOOP\r\n" * 150, timeout=20)
+    assert b"421 4.7.0" in out, out[-300:]
+    assert 100 <= out.count(b"250 2.0.0 Ok") <= 112, out.count(b"250 2.0.0 Ok")
+    # a session that sends mail is not bothered by a few
+    code, _ = send(s.port, message())
+    assert code == 250
+
+
 def test_refused_client_gets_5xx_at_connect(chain):
     p, s, _ = chain("after", scan=False, smtpd_extra="allowed_clients = 10.0.0.0/8 ::1/128\n")
     out = session(s.port, b"")
