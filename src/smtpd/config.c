@@ -111,6 +111,7 @@ bool smtpd_cfg_load(const char *path, struct smtpd_cfg *cfg,
     cfg->max_message_size = ward_opt_u64(conf, sections, "max_message_size");
     cfg->client_timeout = (unsigned)ward_opt_u64(conf, sections, "client_timeout");
     cfg->server_timeout = (unsigned)ward_opt_u64(conf, sections, "server_timeout");
+    cfg->min_data_rate = ward_opt_u64(conf, sections, "min_data_rate");
     cfg->scan_timeout_ms = (unsigned)ward_opt_u64(conf, sections, "scan_timeout");
     copy(cfg->hostname, sizeof cfg->hostname, ward_opt_str(conf, sections, "hostname"));
     if (!cfg->hostname[0] && gethostname(cfg->hostname, sizeof cfg->hostname - 1) != 0)

@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "mail/script.h"
 #include "proto/mailproto.h"
 #include "smtpd.h"
 #include "util/log.h"
@@ -42,17 +42,10 @@ struct smtpd_scanpool {
     bool stop;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The one place that talks to wardd, with what is left of the job's time. */
 static ward_err scan_call(const struct smtpd_cfg *cfg, int fd, struct smtpd_scanjob *j)
 {
-    int64_t left = j->deadline_ms - now_ms();
+    int64_t left = j->deadline_ms - ward_clock_ms();
     if (left <= 0)
         return ward_diag_set(&j->diag, WARD_ERR_TIMEOUT,
                              "scan_timeout passed while waiting for a scanning thread");
@@ -253,7 +246,7 @@ void smtpd_scan_start(struct smtpd_session *s)
     j->reply.msg_fd = -1;
     j->s = s;
     unsigned t = s->sd->cfg->scan_timeout_ms;
-    j->deadline_ms = now_ms() + (t ? t : 240000); /* 0: the default */
+    j->deadline_ms = ward_clock_ms() + (t ? t : 240000); /* 0: the default */
     for (size_t i = 0; i < s->n_rcpts; i++)
         j->rcpts[i] = s->rcpts[i].addr;
     /* XFORWARD tells who the client's client was: that is what policy wants */

@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "mail/script.h"
 #include "smtpd.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -571,6 +572,7 @@ static void cmd_data(struct smtpd_session *s, const struct ward_smtp_cmd *c)
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
     s->state = ST_DATA;
     s->data_mid_line = false;
+    s->data_t0 = ward_clock_ms();
 }
 
 static bool xf_value_ok(const char *v, size_t n)
@@ -766,6 +768,20 @@ static bool data_line_ended(struct smtpd_session *s, struct evbuffer *in)
     return !s->data_mid_line || evbuffer_search(in, "\n", 1, NULL).pos >= 0;
 }
 
+/*
+ * Inside DATA the client has client_timeout plus one second for every
+ * min_data_rate bytes so far (Postfix's smtpd_min_data_rate): a message
+ * sent a short line every few seconds cannot hold the session for ever.
+ */
+static bool data_too_slow(const struct smtpd_session *s)
+{
+    uint64_t rate = s->sd->cfg->min_data_rate;
+    if (!rate)
+        return false;
+    uint64_t allowed_ms = (uint64_t)s->sd->cfg->client_timeout * 1000 + s->msg_size * 1000 / rate;
+    return (uint64_t)(ward_clock_ms() - s->data_t0) > allowed_ms;
+}
+
 /* ---- the command loop ----------------------------------------------------- */
 
 void smtpd_session_resume(struct smtpd_session *s)
@@ -775,7 +791,12 @@ void smtpd_session_resume(struct smtpd_session *s)
     while (s->state == ST_CMD || s->state == ST_DATA) {
         if (s->state == ST_DATA) {
             line_ended |= data_line_ended(s, in);
-            if (!smtpd_spool_read(s, in))
+            bool ended = smtpd_spool_read(s, in);
+            if (!ended && data_too_slow(s)) {
+                client_timed_out(s, " (slower than min_data_rate)");
+                return;
+            }
+            if (!ended)
                 break;
             smtpd_spool_end(s);
             continue;

@@ -57,6 +57,7 @@ struct smtpd_cfg {
     unsigned max_connections, max_per_client, max_recipients;
     uint64_t max_message_size;
     unsigned client_timeout, server_timeout; /* seconds */
+    uint64_t min_data_rate;                  /* bytes per second inside DATA, 0: none */
     unsigned scan_timeout_ms;
     char hostname[256];
     char tls_cert[PATH_MAX], tls_key[PATH_MAX];
@@ -178,6 +179,7 @@ struct smtpd_session {
     bool greeted, esmtp, tls, busy_scan, dead, free_pending, skipping;
     struct event *line_timer; /* a started line must end within client_timeout */
     bool data_mid_line;       /* inside DATA: the last byte read was not LF */
+    int64_t data_t0;          /* when the 354 went out (ms, monotonic) */
     unsigned errors;
     unsigned junk; /* NOOP, RSET, VRFY, HELP so far */
     /* the transaction */

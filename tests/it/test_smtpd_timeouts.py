@@ -612,3 +612,33 @@ def test_slowloris_client_is_bounded_by_client_timeout(rig):
     time.sleep(1)
     assert p.delivered() == []
     deliver_once(p, s, "after a slowloris client")
+
+
+def test_message_slower_than_min_data_rate_is_ended(rig):
+    """Whole short lines every half second restart both client timeouts;
+    min_data_rate (here 20 bytes/s on top of client_timeout) ends it."""
+    p, _, s = rig(hostile=False, extra="min_data_rate = 20\n")
+    c, r = to_data(s.port)
+    t0 = time.monotonic()
+    text = b""
+    # 6 bytes every 0.5 s: 12 bytes/s, so the allowance of 3 s + bytes/20
+    # runs out after about 7.5 s; bounded at 60 s
+    while time.monotonic() - t0 < 60:
+        try:
+            c.sendall(b"slow\r\n")
+        except OSError:
+            break
+        ready, _, _ = select.select([c], [], [], 0.5)
+        if ready:
+            code, text = r.reply(timeout=5)
+            break
+    elapsed = time.monotonic() - t0
+    c.close()
+    assert text == b"421 4.4.2 filter.example.net Error: timeout exceeded\r\n", text
+    assert 6.5 <= elapsed <= 15, elapsed
+    assert "timeout inside DATA (slower than min_data_rate)" in s.logtext()
+    wait_for(lambda: "lost connection after RCPT" in p.maillog(), 20,
+             "Postfix to see the next-hop connection end")
+    time.sleep(1)
+    assert p.delivered() == []
+    deliver_once(p, s, "after a slow message")

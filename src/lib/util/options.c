@@ -130,6 +130,7 @@ const struct ward_opt ward_options[] = {
     {"smtp", "max_message_size", WARD_OPT_SIZE, "100M", NULL, 0},
     {"smtp", "client_timeout", WARD_OPT_DURATION, "240", NULL, 0},
     {"smtp", "server_timeout", WARD_OPT_DURATION, "100", NULL, 0},
+    {"smtp", "min_data_rate", WARD_OPT_SIZE, "500", NULL, 0},
     {"smtp", "scan_timeout", WARD_OPT_MSEC, "240000", NULL, 0},
     {"smtp", "hostname", WARD_OPT_STRING, "", NULL, 0},
     {"smtp", "tls_cert", WARD_OPT_PATH, NULL, NULL, 0},
