@@ -55,10 +55,17 @@ static struct {
 
 /* ---- completions from workers ------------------------------------------- */
 
+/*
+ * A worker's finished job goes to the loop. Only the job that finds the list
+ * empty wakes the loop: on_done reads the eventfd before it takes the list,
+ * so a job added to a list not yet taken is in the batch that wake-up takes
+ * (under load, one write and one wake-up serve several jobs).
+ */
 void loop_complete(struct job *j)
 {
     pthread_mutex_lock(&M.done_lock);
     j->next = NULL;
+    bool wake = M.done_head == NULL;
     if (M.done_tail)
         M.done_tail->next = j;
     else
@@ -66,7 +73,8 @@ void loop_complete(struct job *j)
     M.done_tail = j;
     pthread_mutex_unlock(&M.done_lock);
     uint64_t one = 1;
-    (void)!write(M.done_fd, &one, sizeof one);
+    if (wake)
+        (void)!write(M.done_fd, &one, sizeof one);
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
