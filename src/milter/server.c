@@ -19,6 +19,7 @@
 
 #include "milter.h"
 #include "server.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #define MAX_SESSIONS 1000u        /* far above what MTAs open; guards memory and threads */
@@ -40,18 +41,8 @@ static ssize_t sock_read(void *ctx, void *buf, size_t n, bool wait_all)
 
 static int sock_write(void *ctx, const void *buf, size_t n)
 {
-    int fd = *(int *)ctx;
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    /* SIGPIPE is ignored (main.c): a gone MTA is an error here */
+    return ward_write_full(*(int *)ctx, buf, n) == WARD_OK ? 0 : -1;
 }
 
 static void *session_thread(void *arg)

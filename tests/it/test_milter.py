@@ -613,94 +613,92 @@ def raw_connect(m):
     return s
 
 
-def test_raw_pipelined_session_and_quit_nc_reuse(tmp_path, wardd):
-    w = wardd()
-    m = Milter(tmp_path, w.sock)
-    try:
+@pytest.fixture
+def raw_milter(tmp_path, wardd):
+    """A ward-milter in front of a private wardd, for the scripted MTA."""
+    m = Milter(tmp_path, wardd().sock)
+    yield m
+    m.stop()
+
+
+def test_raw_pipelined_session_and_quit_nc_reuse(raw_milter):
+    m = raw_milter
+    s = raw_connect(m)
+    (ver, act, proto), lists = negotiate(s)
+    assert ver == 6 and act == 0x13b and proto & ALL_NR == ALL_NR, (ver, hex(act), hex(proto))
+    assert struct.pack(">I", 5) + b"i\0" in lists  # only the queue id, at the end
+    s.sendall(envelope("RAWQ1", b"Plain text body.\r\n"))
+    assert read_pkt(s) == (b"a", b"")  # no reply to the steps before: NR agreed
+    # quit-nc: the same connection serves a new SMTP session, state reset
+    s.sendall(pkt(b"K") + envelope("RAWQ2", eicar() + b"\r\n"))
+    cmd, data = read_pkt(s)
+    assert cmd == b"y" and data.startswith(b"550 5.7.1"), (cmd, data)
+    s.sendall(pkt(b"Q"))
+    assert s.recv(1) == b""
+    s.close()
+    log = m.logtext()
+    assert "RAWQ1: clean: accepted" in log and "RAWQ2: infected" in log, log
+    assert m.stop() == 0, m.proc.stderr.read().decode()
+
+
+def test_raw_old_protocol_version_gets_every_reply(raw_milter):
+    m = raw_milter
+    s = raw_connect(m)
+    (ver, act, proto), lists = negotiate(s, version=2, actions=0x3f, proto=0x7f)
+    assert ver == 2 and act == 0x3b and proto == 0 and lists == b""
+    for p in [pkt(b"C", b"h\0004\0\x19" + b"192.0.2.1\0"), pkt(b"H", b"h\0"),
+              pkt(b"M", b"<a@example.org>\0"), pkt(b"R", b"<b@example.com>\0"),
+              pkt(b"L", b"Subject\0v2\0"), pkt(b"N"), pkt(b"B", b"body\r\n")]:
+        s.sendall(p)
+        assert read_pkt(s) == (b"c", b"")
+    s.sendall(pkt(b"E"))
+    assert read_pkt(s) == (b"a", b"")
+    s.close()
+
+
+def test_raw_garbage_ends_only_that_session(raw_milter):
+    m = raw_milter
+    for garbage in [b"\x7f\xff\xff\xffB",            # oversize length
+                    b"\0\0\0\0",                     # zero length
+                    pkt(b"Z", b"what"),              # unknown command
+                    pkt(b"O", b"\0\0\0\6")]:         # short negotiation
         s = raw_connect(m)
-        (ver, act, proto), lists = negotiate(s)
-        assert ver == 6 and act == 0x13b and proto & ALL_NR == ALL_NR, (ver, hex(act), hex(proto))
-        assert struct.pack(">I", 5) + b"i\0" in lists  # only the queue id, at the end
-        s.sendall(envelope("RAWQ1", b"Plain text body.\r\n"))
-        assert read_pkt(s) == (b"a", b"")  # no reply to the steps before: NR agreed
-        # quit-nc: the same connection serves a new SMTP session, state reset
-        s.sendall(pkt(b"K") + envelope("RAWQ2", eicar() + b"\r\n"))
-        cmd, data = read_pkt(s)
-        assert cmd == b"y" and data.startswith(b"550 5.7.1"), (cmd, data)
-        s.sendall(pkt(b"Q"))
-        assert s.recv(1) == b""
+        s.sendall(garbage)
+        assert s.recv(100) == b""  # the milter closed the session
         s.close()
-        log = m.logtext()
-        assert "RAWQ1: clean: accepted" in log and "RAWQ2: infected" in log, log
-        assert m.stop() == 0, m.proc.stderr.read().decode()
-    finally:
-        m.stop()
+    s = raw_connect(m)  # and still serves the next one
+    negotiate(s)
+    s.sendall(envelope("RAWQ3", b"fine\r\n"))
+    assert read_pkt(s) == (b"a", b"")
+    s.close()
+    assert m.proc.poll() is None
+    log = m.logtext()
+    assert "malformed or oversize packet" in log and "unknown command" in log, log
+    assert m.stop() == 0, m.proc.stderr.read().decode()
 
 
-def test_raw_old_protocol_version_gets_every_reply(tmp_path, wardd):
-    w = wardd()
-    m = Milter(tmp_path, w.sock)
-    try:
-        s = raw_connect(m)
-        (ver, act, proto), lists = negotiate(s, version=2, actions=0x3f, proto=0x7f)
-        assert ver == 2 and act == 0x3b and proto == 0 and lists == b""
-        for p in [pkt(b"C", b"h\0004\0\x19" + b"192.0.2.1\0"), pkt(b"H", b"h\0"),
-                  pkt(b"M", b"<a@example.org>\0"), pkt(b"R", b"<b@example.com>\0"),
-                  pkt(b"L", b"Subject\0v2\0"), pkt(b"N"), pkt(b"B", b"body\r\n")]:
-            s.sendall(p)
-            assert read_pkt(s) == (b"c", b"")
-        s.sendall(pkt(b"E"))
-        assert read_pkt(s) == (b"a", b"")
-        s.close()
-    finally:
-        m.stop()
-
-
-def test_raw_garbage_ends_only_that_session(tmp_path, wardd):
-    w = wardd()
-    m = Milter(tmp_path, w.sock)
-    try:
-        for garbage in [b"\x7f\xff\xff\xffB",            # oversize length
-                        b"\0\0\0\0",                     # zero length
-                        pkt(b"Z", b"what"),              # unknown command
-                        pkt(b"O", b"\0\0\0\6")]:         # short negotiation
-            s = raw_connect(m)
-            s.sendall(garbage)
-            assert s.recv(100) == b""  # the milter closed the session
-            s.close()
-        s = raw_connect(m)  # and still serves the next one
-        negotiate(s)
-        s.sendall(envelope("RAWQ3", b"fine\r\n"))
-        assert read_pkt(s) == (b"a", b"")
-        s.close()
-        assert m.proc.poll() is None
-        log = m.logtext()
-        assert "malformed or oversize packet" in log and "unknown command" in log, log
-        assert m.stop() == 0, m.proc.stderr.read().decode()
-    finally:
-        m.stop()
-
-
-def test_raw_sigterm_lets_the_open_session_finish(tmp_path, wardd):
-    w = wardd()
-    m = Milter(tmp_path, w.sock)
-    try:
-        s = raw_connect(m)
-        negotiate(s)
-        whole = envelope("RAWQ4", b"finishing after SIGTERM\r\n")
-        s.sendall(whole[:-5])  # everything but the end of message
-        time.sleep(0.3)
-        m.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        with pytest.raises(OSError):  # no new connections
-            raw_connect(m).sendall(pkt(b"O", struct.pack(">III", 6, 0x1ff, 0x1fffff)))
-        assert m.proc.poll() is None  # waiting for the open session
-        s.sendall(whole[-5:])
-        assert read_pkt(s) == (b"a", b"")
-        s.sendall(pkt(b"Q"))
-        s.close()
-        assert m.proc.wait(timeout=15) == 0
-        assert not m.sock.exists()
-        assert "RAWQ4: clean: accepted" in m.logtext()
-    finally:
-        m.stop()
+def test_raw_sigterm_lets_the_open_session_finish(raw_milter):
+    m = raw_milter
+    s = raw_connect(m)
+    negotiate(s)
+    whole = envelope("RAWQ4", b"finishing after SIGTERM\r\n")
+    s.sendall(whole[:-5])  # everything but the end of message
+    m.proc.send_signal(signal.SIGTERM)
+    # no new connections once the signal is taken (bounded wait for that)
+    deadline = time.monotonic() + 10
+    refused = False
+    while not refused and time.monotonic() < deadline:
+        try:
+            raw_connect(m).close()
+            time.sleep(0.05)
+        except OSError:
+            refused = True
+    assert refused
+    assert m.proc.poll() is None  # waiting for the open session
+    s.sendall(whole[-5:])
+    assert read_pkt(s) == (b"a", b"")
+    s.sendall(pkt(b"Q"))
+    s.close()
+    assert m.proc.wait(timeout=15) == 0
+    assert not m.sock.exists()
+    assert "RAWQ4: clean: accepted" in m.logtext()

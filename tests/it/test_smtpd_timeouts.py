@@ -113,7 +113,51 @@ def dotted(msg):
     return b"\r\n".join(b"." + l if l.startswith(b".") else l for l in lines) + b".\r\n"
 
 
-class NextHop:
+class BoundedServer:
+    """A test server on a listening socket: a thread per connection taken,
+    every loop bounded by LIFETIME and by stop(). Subclasses set their own
+    state before calling __init__ (the accept thread starts there)."""
+
+    def __init__(self, lsock):
+        self.stopping = threading.Event()
+        self.deadline = time.monotonic() + LIFETIME
+        self.conns = []
+        self.lsock = lsock
+        self.lsock.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def alive(self):
+        return not self.stopping.is_set() and time.monotonic() < self.deadline
+
+    def _taken(self, c):
+        """A connection was accepted: the extra arguments of its _serve."""
+        return ()
+
+    def _accept(self):
+        try:
+            while self.alive():
+                try:
+                    c, _ = self.lsock.accept()
+                except socket.timeout:
+                    continue
+                self.conns.append(c)
+                args = (c,) + self._taken(c)
+                threading.Thread(target=self._serve, args=args, daemon=True).start()
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+
+    def stop(self):
+        self.stopping.set()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+class NextHop(BoundedServer):
     """A next hop whose behaviour `mode` chooses for each new connection:
     "relay" pipes it to the real Postfix, "silent" takes it and never
     greets, "no-final" answers up to DATA's 354, takes the whole message
@@ -129,36 +173,18 @@ class NextHop:
         self.got_end = threading.Event()
         self.stalled = threading.Event()
         self.closed = []  # (mode, when ward-smtpd closed a hostile connection)
-        self.stopping = threading.Event()
-        self.deadline = time.monotonic() + LIFETIME
-        self.conns = []
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if rcvbuf:
-            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.lsock.settimeout(0.2)
-        self.port = self.lsock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        self.port = lsock.getsockname()[1]
+        super().__init__(lsock)
 
-    def alive(self):
-        return not self.stopping.is_set() and time.monotonic() < self.deadline
-
-    def _accept(self):
-        try:
-            while self.alive():
-                try:
-                    c, _ = self.lsock.accept()
-                except socket.timeout:
-                    continue
-                self.conns.append(c)
-                self.opened.append(self.mode)
-                threading.Thread(target=self._serve, args=(c, self.mode), daemon=True).start()
-        except OSError:
-            pass
-        finally:
-            self.lsock.close()
+    def _taken(self, c):
+        self.opened.append(self.mode)
+        return (self.mode,)
 
     def _serve(self, c, mode):
         try:
@@ -254,16 +280,8 @@ class NextHop:
         finally:
             up.close()
 
-    def stop(self):
-        self.stopping.set()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
 
-
-class SilentWardd:
+class SilentWardd(BoundedServer):
     """A "wardd" on a unix socket: takes each connection and all that comes
     on it (passed descriptors too) and never answers."""
 
@@ -271,32 +289,14 @@ class SilentWardd:
         self.path = str(path)
         self.accepted = threading.Event()
         self.closed = threading.Event()
-        self.stopping = threading.Event()
-        self.deadline = time.monotonic() + LIFETIME
-        self.conns = []
-        self.lsock = socket.socket(socket.AF_UNIX)
-        self.lsock.bind(self.path)
-        self.lsock.listen(8)
-        self.lsock.settimeout(0.2)
-        threading.Thread(target=self._accept, daemon=True).start()
+        lsock = socket.socket(socket.AF_UNIX)
+        lsock.bind(self.path)
+        lsock.listen(8)
+        super().__init__(lsock)
 
-    def alive(self):
-        return not self.stopping.is_set() and time.monotonic() < self.deadline
-
-    def _accept(self):
-        try:
-            while self.alive():
-                try:
-                    c, _ = self.lsock.accept()
-                except socket.timeout:
-                    continue
-                self.conns.append(c)
-                self.accepted.set()
-                threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-        except OSError:
-            pass
-        finally:
-            self.lsock.close()
+    def _taken(self, c):
+        self.accepted.set()
+        return ()
 
     def _serve(self, c):
         c.settimeout(0.5)
@@ -317,12 +317,7 @@ class SilentWardd:
             c.close()
 
     def stop(self):
-        self.stopping.set()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
+        super().stop()
         try:
             os.unlink(self.path)
         except OSError:
