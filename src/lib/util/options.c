@@ -254,11 +254,17 @@ static bool section_known(const char *section)
  */
 #define REGEX_MAX_NODES 3000.0
 #define REGEX_MAX_GROUPS 64
+/* Repetitions nested in repeated groups, "((a+)*)+" is 3: glibc's epsilon
+   closure grows exponentially with them when the groups can match empty
+   ("(((()+$)+)+)+..." takes minutes with few nodes). */
+#define REGEX_MAX_NESTED_REPEATS 3
 
 static bool regex_size_ok(const char *re)
 {
     /* Per open group: nodes of the finished part, and of the last atom. */
     double sum[REGEX_MAX_GROUPS + 1] = {0}, last[REGEX_MAX_GROUPS + 1] = {0};
+    /* Per open group: deepest nesting of repetitions so far, and of the last atom. */
+    unsigned rep[REGEX_MAX_GROUPS + 1] = {0}, last_rep[REGEX_MAX_GROUPS + 1] = {0};
     unsigned d = 0;
     for (const char *p = re; *p; p++) {
         double factor = 0; /* 0: p starts an atom, else it repeats the last one */
@@ -267,16 +273,23 @@ static bool regex_size_ok(const char *re)
                 return false;
             sum[d] += last[d];
             last[d] = 0;
+            rep[d] = rep[d] > last_rep[d] ? rep[d] : last_rep[d];
+            last_rep[d] = 0;
             d++;
             sum[d] = last[d] = 0;
+            rep[d] = last_rep[d] = 0;
             continue;
         } else if (*p == ')' && d > 0) {
             double group = sum[d] + last[d] + 1;
+            unsigned inner = rep[d] > last_rep[d] ? rep[d] : last_rep[d];
             d--;
             last[d] = group;
+            last_rep[d] = inner;
         } else if (*p == '|') {
             sum[d] += last[d];
             last[d] = 0;
+            rep[d] = rep[d] > last_rep[d] ? rep[d] : last_rep[d];
+            last_rep[d] = 0;
         } else if (*p == '+') {
             factor = 2;
         } else if (*p == '*' || *p == '?') {
@@ -309,9 +322,13 @@ static bool regex_size_ok(const char *re)
         }
         if (factor) {
             last[d] *= factor;
+            if (++last_rep[d] > REGEX_MAX_NESTED_REPEATS)
+                return false;
         } else if (*p != ')' && *p != '|') {
             sum[d] += last[d];
             last[d] = 1;
+            rep[d] = rep[d] > last_rep[d] ? rep[d] : last_rep[d];
+            last_rep[d] = 0;
         }
         double total = 0;
         for (unsigned k = 0; k <= d; k++)
