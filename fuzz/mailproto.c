@@ -30,7 +30,7 @@ static void request(const uint8_t *p, size_t n)
     ward_mailproto_req_env(&req, &env);
     ward_buf b;
     ward_buf_init(&b, WARD_MAILPROTO_MAX_ENV + 64);
-    if (ward_mailproto_encode_request(&env, req.message, req.ret, &b, &d) != WARD_OK)
+    if (ward_mailproto_encode_request(&env, req.message, req.ret, req.keep, &b, &d) != WARD_OK)
         abort();
     /* "zMAILSCAN\0", BE32 length, block */
     size_t head = sizeof "zMAILSCAN" + 4;
@@ -42,7 +42,7 @@ static void request(const uint8_t *p, size_t n)
         abort();
     if (ward_mailproto_parse_request(b.data + head, len, &again, &d) != WARD_OK)
         abort();
-    if (again.message != req.message || again.ret != req.ret || again.n_rcpts != req.n_rcpts ||
+    if (again.message != req.message || again.ret != req.ret || again.keep != req.keep || again.n_rcpts != req.n_rcpts ||
         !same(again.sender, req.sender) || !same(again.helo, req.helo) ||
         !same(again.client_addr, req.client_addr) || !same(again.agent, req.agent) ||
         !same(again.user, req.user) || !same(again.queue_id, req.queue_id))

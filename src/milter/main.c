@@ -28,6 +28,7 @@
 #include "ward_config.h"
 
 #define DRAIN_S 10
+#define KEPT_WARDD_CONNECTIONS 64
 
 static const char *const sec[] = {"milter", "global", NULL};
 
@@ -145,6 +146,9 @@ int main(int argc, char **argv)
         ward_pidfile_remove(pid_file, pid_fd);
         return 2;
     }
+    /* wardd connections kept from message to message: enough for the messages
+       scanned at once, not one per MTA connection */
+    ward_mailproto_keep_connections(KEPT_WARDD_CONNECTIONS);
     int rc = 0;
     if (milter_serve(lfd, (unsigned)ward_opt_u64(conf, sec, "mta_timeout"), DRAIN_S, &d)) {
         ward_log(WARD_LOG_ERROR, "%s", d.msg);

@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "proto/mailproto.h"
 #include "smtpd.h"
 #include "util/daemon.h"
 #include "util/log.h"
@@ -97,6 +98,8 @@ int main(int argc, char **argv)
         ward_pidfile_remove(cfg.pid_file, pid_fd);
         return 2;
     }
+    /* one wardd connection per scanning thread, kept from message to message */
+    ward_mailproto_keep_connections(cfg.scan_threads);
     /* after the fork: threads do not survive it */
     if (cfg.scan && !(sd.pool = smtpd_scanpool_new(&sd, cfg.scan_threads))) {
         ward_log(WARD_LOG_ERROR, "cannot start the scanning threads");

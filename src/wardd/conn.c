@@ -12,7 +12,11 @@
  * MAILSCAN (Ward's extension, proto/mailproto.h) is read here too: its
  * envelope block, the descriptor that came with it or the message's
  * chunks; its reply is a block sent as it is, with a descriptor attached
- * to its first byte when the changed message goes back that way.
+ * to its first byte when the changed message goes back that way. With
+ * keep=yes the connection then reads the next command, as a new one would:
+ * agents keep a few connections open instead of one per message. Nothing
+ * more is read until the reply has gone, so replies keep their order and a
+ * descriptor rides on the right one.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -41,6 +45,7 @@ enum conn_state {
     ST_FILDES,      /* FILDES: the byte that carries the descriptor */
     ST_MAIL_LEN,    /* MAILSCAN: the envelope's length */
     ST_MAIL_ENV,    /* MAILSCAN: envelope bytes */
+    ST_MAIL_BUSY,   /* MAILSCAN with keep=yes: scanning, then its reply is sent */
     ST_DONE,        /* no more commands: reply, then close */
 };
 
@@ -93,6 +98,7 @@ static struct {
 
 static void update_events(struct conn *c);
 static void process_input(struct conn *c);
+static void write_some(evutil_socket_t fd, short what, void *arg);
 static void consume(struct conn *c, size_t n);
 
 char job_delim(const struct job *j)
@@ -223,6 +229,12 @@ static void finish_job(struct job *j)
             c->state = ST_DONE;
         }
         c->scan_pending = false;
+        if (!c->ending) {
+            /* the socket is almost always writable: send now, not a loop turn later */
+            c->busy++;
+            write_some(c->fd, EV_WRITE, c);
+            c->busy--;
+        }
     } else if (!c->closed) {
         char d = job_delim(j);
         const char *p = (const char *)j->reply.data, *end = p + j->reply.len;
@@ -432,7 +444,10 @@ static void mail_envelope(struct conn *c)
         return;
     }
     j->fd = fd;
-    no_more_commands(c);
+    if (j->mail->keep)
+        c->state = ST_MAIL_BUSY;
+    else
+        no_more_commands(c);
     submit(c, j);
 }
 
@@ -600,9 +615,11 @@ static void stream_chunk_len(struct conn *c)
     if (len == 0) {
         c->stream = NULL;
         c->state = ST_CMD;
-        submit(c, j);
-        if (!c->session)
+        if (j->kind == JOB_MAIL && j->mail->keep)
+            c->state = ST_MAIL_BUSY;
+        else if (!c->session)
             no_more_commands(c);
+        submit(c, j);
         return;
     }
     /* clamd checks each chunk's length against what is left, before its data */
@@ -687,7 +704,7 @@ static void process_input(struct conn *c)
                 consume(c, in->len);
             return;
         }
-        if (in->len == 0)
+        if (in->len == 0 || c->state == ST_MAIL_BUSY)
             return;
         if (c->state == ST_STREAM_LEN) {
             size_t take = 4 - c->len_have < in->len ? 4 - c->len_have : in->len;
@@ -898,6 +915,15 @@ static void write_some(evutil_socket_t fd, short what, void *arg)
     if (c->out_off == c->out.len) {
         ward_buf_reset(&c->out);
         c->out_off = 0;
+        if (c->state == ST_MAIL_BUSY && c->pending == 0 && c->out_fd < 0) {
+            /* the kept MAILSCAN's reply is out: the connection waits for the next,
+               as idle as a new one */
+            c->state = ST_CMD;
+            c->got_command = false;
+            update_events(c);
+            process_input(c);
+            return;
+        }
     }
     update_events(c);
 }
@@ -917,7 +943,7 @@ static void update_events(struct conn *c)
     else
         event_del(c->ev_write);
     /* keep reading after the last command too: garbage is reported, EOF noticed */
-    bool want_read = !c->eof && !c->reading_paused && !c->ending;
+    bool want_read = !c->eof && !c->reading_paused && !c->ending && c->state != ST_MAIL_BUSY;
     if (want_read)
         event_add(c->ev_read, NULL);
     else

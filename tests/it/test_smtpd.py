@@ -438,6 +438,31 @@ def test_wardd_down_defers_then_delivers_once(chain):
     assert b"Subject: waiting" in got[0]
 
 
+def wardd_connections(w) -> int:
+    stats = w.request(b"nSTATS\n").decode()
+    return int(stats.split("connections ")[1].split()[0])
+
+
+def test_wardd_connections_are_kept_and_survive_a_wardd_restart(chain):
+    p, s, w = chain("after", smtpd_extra="scan_threads = 2\n")
+    before = wardd_connections(w)
+    for i in range(6):
+        code, text = send(p.port, message(subject=f"kept {i}"))
+        assert code == 250, text
+    p.wait_delivered(6)
+    # six messages, at most two scanning threads at once: not one connection each
+    assert wardd_connections(w) - before <= 3
+    # a restart closes the kept connections: the next message still goes through
+    # at once (a new connection), not deferred
+    w.stop()
+    w.__init__(w.tmp, w.conf.read_text().split("database_dir = ")[1].split("\n")[0])
+    code, text = send(p.port, message(subject="after the restart"))
+    assert code == 250, text
+    got = p.wait_delivered(7, timeout=30)
+    assert any(b"Subject: after the restart" in m for m in got)
+    assert "scan failed" not in s.logtext()
+
+
 # ---- LMTP on both sides: Postfix's lmtp client, Dovecot's LMTP server --------
 
 DOVECOT = "/usr/sbin/dovecot"

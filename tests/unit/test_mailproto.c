@@ -32,7 +32,7 @@ static void test_request_roundtrip(void)
     ward_buf b;
     ward_buf_init(&b, 1 << 20);
     struct ward_diag d;
-    CHECK(ward_mailproto_encode_request(&env, WARD_MAILPROTO_FD, WARD_MAILPROTO_FD, &b, &d) ==
+    CHECK(ward_mailproto_encode_request(&env, WARD_MAILPROTO_FD, WARD_MAILPROTO_FD, false, &b, &d) ==
           WARD_OK);
     CHECK(memcmp(b.data, "zMAILSCAN\0", 10) == 0);
     struct ward_mailproto_req req;
@@ -47,6 +47,7 @@ static void test_request_roundtrip(void)
         CHECK_STR(req.agent, "pipe");
         CHECK(req.user == NULL);
         CHECK(req.message == WARD_MAILPROTO_FD && req.ret == WARD_MAILPROTO_FD);
+        CHECK(!req.keep);
         struct ward_mail_env e2;
         ward_mailproto_req_env(&req, &e2);
         CHECK_STR(e2.queue_id, "4XyZ");
@@ -55,19 +56,20 @@ static void test_request_roundtrip(void)
     /* the null sender, streaming, no changed message wanted */
     ward_buf_reset(&b);
     env.sender = "";
-    CHECK(ward_mailproto_encode_request(&env, WARD_MAILPROTO_STREAM, WARD_MAILPROTO_NONE, &b,
-                                        &d) == WARD_OK);
+    CHECK(ward_mailproto_encode_request(&env, WARD_MAILPROTO_STREAM, WARD_MAILPROTO_NONE, true,
+                                        &b, &d) == WARD_OK);
     parse_encoded(&b, &req, &err);
     CHECK(err == WARD_OK);
     if (!err) {
         CHECK_STR(req.sender, "");
         CHECK(req.ret == WARD_MAILPROTO_NONE);
+        CHECK(req.keep); /* the connection may carry another request */
         ward_mailproto_req_free(&req);
     }
     /* a line break inside a value cannot be encoded */
     ward_buf_reset(&b);
     env.helo = "evil\r\nrcpt=x@y";
-    CHECK(ward_mailproto_encode_request(&env, WARD_MAILPROTO_FD, WARD_MAILPROTO_FD, &b, &d) ==
+    CHECK(ward_mailproto_encode_request(&env, WARD_MAILPROTO_FD, WARD_MAILPROTO_FD, false, &b, &d) ==
           WARD_ERR_PARSE);
     CHECK(b.len == 0);
     ward_buf_free(&b);
@@ -96,6 +98,9 @@ static void test_request_refusals(void)
     CHECK(parse_text("message=fd\nsender=\nrcpt=a\tb\n") == WARD_ERR_PARSE);
     CHECK(parse_text("message=fd\nsender=\n=x\nrcpt=a\n") == WARD_ERR_PARSE);
     CHECK(parse_text("message=fd\nsender=\nrcpt=a\r\n") == WARD_ERR_PARSE);
+    CHECK(parse_text("message=fd\nsender=\nrcpt=a\nkeep=no\n") == WARD_OK);
+    CHECK(parse_text("message=fd\nsender=\nrcpt=a\nkeep=1\n") == WARD_ERR_PARSE);
+    CHECK(parse_text("message=fd\nsender=\nrcpt=a\nkeep=yes\nkeep=yes\n") == WARD_ERR_PARSE);
     /* too many recipients, too long a value */
     ward_buf b;
     ward_buf_init(&b, 1 << 21);

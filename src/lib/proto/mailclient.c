@@ -5,6 +5,11 @@
  * On a unix socket the message goes as a descriptor with the request and a
  * changed message comes back the same way, so no message byte crosses the
  * socket. On TCP both go as chunks. Every wait is bounded by one deadline.
+ *
+ * When the agent keeps connections (mailpool.h), the request asks wardd to
+ * keep this one (keep=yes) and it goes back to the pool after a whole
+ * reply. A kept connection that fails before any reply byte came (wardd
+ * closed it meanwhile) is retried once on a new one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/mailpool.h"
 #include "proto/mailproto.h"
 #include "util/fdpass.h"
 #include "proto/resolve.h"
@@ -29,6 +35,7 @@ struct peer {
     int sock;
     int64_t deadline_ms;
     int fd_in;           /* first descriptor received, or -1 */
+    size_t got;          /* bytes received */
     uint8_t *buf;        /* CHUNK bytes, for streaming both ways */
 };
 
@@ -160,6 +167,7 @@ static ward_err recv_exact(struct peer *p, void *data, size_t n, bool wait_first
                                  r < 0 ? strerror(errno) : "connection closed");
         d += r;
         n -= (size_t)r;
+        p->got += (size_t)r;
     }
     return WARD_OK;
 }
@@ -258,13 +266,13 @@ static ward_err foreign_reply(struct peer *p, const uint8_t head[8], struct ward
 }
 
 static ward_err converse(struct peer *p, bool unix_sock, int msg_fd,
-                         const struct ward_mail_env *env, const char *tmpdir,
+                         const struct ward_mail_env *env, bool keep, const char *tmpdir,
                          struct ward_mailproto_reply *out, struct ward_diag *diag)
 {
     enum ward_mailproto_xfer x = unix_sock ? WARD_MAILPROTO_FD : WARD_MAILPROTO_STREAM;
     ward_buf req;
     ward_buf_init(&req, WARD_MAILPROTO_MAX_ENV + 64);
-    ward_err err = ward_mailproto_encode_request(env, x, x, &req, diag);
+    ward_err err = ward_mailproto_encode_request(env, x, x, keep, &req, diag);
     if (!err)
         err = send_all(p, req.data, req.len, unix_sock ? msg_fd : -1, diag);
     ward_buf_free(&req);
@@ -321,19 +329,32 @@ ward_err ward_mailproto_scan(const char *target, int msg_fd, const struct ward_m
     }
     struct peer p = {.sock = -1, .fd_in = -1};
     p.deadline_ms = now_ms() + (timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS);
-    ward_err err = connect_target(target, &p.sock, diag);
-    if (err)
-        return err;
     bool unix_sock = target[0] == '/' || !strchr(target, ':');
     p.buf = unix_sock ? NULL : malloc(CHUNK);
     if (!unix_sock && !p.buf)
-        err = ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
-    if (!err)
-        err = converse(&p, unix_sock, msg_fd, env, tmpdir, out, diag);
-    if (p.fd_in >= 0)
-        close(p.fd_in);
+        return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
+    bool keep = ward_mailpool_on();
+    ward_err err;
+    for (unsigned attempt = 0;; attempt++) {
+        p.sock = keep && attempt == 0 ? ward_mailpool_take(target) : -1;
+        bool reused = p.sock >= 0;
+        if (!reused && (err = connect_target(target, &p.sock, diag)))
+            break;
+        p.got = 0;
+        err = converse(&p, unix_sock, msg_fd, env, keep, tmpdir, out, diag);
+        if (p.fd_in >= 0)
+            close(p.fd_in);
+        p.fd_in = -1;
+        if (!err && keep) {
+            ward_mailpool_give(target, p.sock);
+            break;
+        }
+        close(p.sock);
+        /* wardd closed a kept connection before this request reached it */
+        if (!(err == WARD_ERR_IO && reused && p.got == 0))
+            break;
+    }
     free(p.buf);
-    close(p.sock);
     if (err)
         ward_diag_prefix(diag, err, "wardd at %s: ", target);
     return err;

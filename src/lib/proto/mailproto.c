@@ -207,7 +207,7 @@ void ward_mailproto_req_free(struct ward_mailproto_req *req)
 }
 
 static ward_err req_line(struct ward_mailproto_req *req, const struct kv *kv, bool *have_msg,
-                         bool *have_ret, struct ward_diag *diag)
+                         bool *have_ret, bool *have_keep, struct ward_diag *diag)
 {
     const char *k = kv->key;
     if (strcmp(k, "rcpt") == 0) {
@@ -235,6 +235,16 @@ static ward_err req_line(struct ward_mailproto_req *req, const struct kv *kv, bo
                                  kv->val);
         *have = true;
         *(is_msg ? &req->message : &req->ret) = x;
+        return WARD_OK;
+    }
+    if (strcmp(k, "keep") == 0) {
+        if (*have_keep)
+            return ward_diag_set(diag, WARD_ERR_PARSE, "line %u: keep given twice", kv->lineno);
+        if (strcmp(kv->val, "yes") != 0 && strcmp(kv->val, "no") != 0)
+            return ward_diag_set(diag, WARD_ERR_PARSE, "line %u: bad keep: %s", kv->lineno,
+                                 kv->val);
+        *have_keep = true;
+        req->keep = kv->val[0] == 'y';
         return WARD_OK;
     }
     static const struct {
@@ -266,10 +276,10 @@ ward_err ward_mailproto_parse_request(const uint8_t *p, size_t len, struct ward_
     if (!kv)
         return ward_diag_set(diag, WARD_ERR_NOMEM, "out of memory");
     kv->lineno = 0;
-    bool have_msg = false, have_ret = false;
+    bool have_msg = false, have_ret = false, have_keep = false;
     ward_err err = WARD_OK;
     while (!err && next_kv(&c, kv, false, diag, &err))
-        err = req_line(req, kv, &have_msg, &have_ret, diag);
+        err = req_line(req, kv, &have_msg, &have_ret, &have_keep, diag);
     free(kv);
     if (!err && !have_msg)
         err = ward_diag_set(diag, WARD_ERR_PARSE, "no message= line");
@@ -322,7 +332,7 @@ static void put_be32(uint8_t *p, size_t len)
 
 ward_err ward_mailproto_encode_request(const struct ward_mail_env *env,
                                        enum ward_mailproto_xfer message,
-                                       enum ward_mailproto_xfer ret, ward_buf *out,
+                                       enum ward_mailproto_xfer ret, bool keep, ward_buf *out,
                                        struct ward_diag *diag)
 {
     if (env->n_rcpts == 0 || env->n_rcpts > WARD_MAILPROTO_MAX_RCPTS)
@@ -346,6 +356,8 @@ ward_err ward_mailproto_encode_request(const struct ward_mail_env *env,
     for (size_t i = 0; !err && i < sizeof opt / sizeof opt[0]; i++)
         if (opt[i][1])
             err = put_kv(out, opt[i][0], opt[i][1], false, diag);
+    if (!err && keep)
+        err = put_kv(out, "keep", "yes", false, diag);
     if (!err && out->len - start > WARD_MAILPROTO_MAX_ENV)
         err = ward_diag_set(diag, WARD_ERR_LIMIT, "envelope longer than %u bytes",
                             WARD_MAILPROTO_MAX_ENV);

@@ -19,6 +19,9 @@
  *     return=fd|stream|none
  *                         optional: how a changed message comes back
  *                         (default: as the message came)
+ *     keep=yes|no         optional: yes keeps the connection open after the
+ *                         reply for another MAILSCAN (default no: one per
+ *                         connection)
  *   Unknown keys are ignored (newer clients, older daemons); a value holds
  *   no NUL, CR, LF or TAB and is at most WARD_MAILPROTO_MAX_VALUE bytes.
  *   - message=fd: the descriptor of the message (a regular file or memfd,
@@ -93,6 +96,7 @@ struct ward_mailproto_req {
     char **rcpts;
     size_t n_rcpts;
     char *client_addr, *helo, *agent, *user, *queue_id; /* NULL when absent */
+    bool keep;                        /* keep=yes: another MAILSCAN may follow */
 };
 
 /*
@@ -145,10 +149,11 @@ struct ward_mailproto_reply {
     int msg_fd;                       /* the changed message at offset 0, or -1 */
 };
 
-/* Append a request's command, length and envelope to out. */
+/* Append a request's command, length and envelope to out; `keep` asks wardd
+   to keep the connection for another request. */
 ward_err ward_mailproto_encode_request(const struct ward_mail_env *env,
                                        enum ward_mailproto_xfer message,
-                                       enum ward_mailproto_xfer ret, ward_buf *out,
+                                       enum ward_mailproto_xfer ret, bool keep, ward_buf *out,
                                        struct ward_diag *diag) WARD_MUST_CHECK;
 /* Parse the L reply bytes (after "WML1" and the BE32 length); out->msg_fd = -1. */
 ward_err ward_mailproto_parse_reply(const uint8_t *p, size_t len, struct ward_mailproto_reply *out,
@@ -169,6 +174,13 @@ ward_err ward_mailproto_scan(const char *target, int msg_fd, const struct ward_m
                              unsigned timeout_ms, const char *tmpdir,
                              struct ward_mailproto_reply *out, struct ward_diag *diag)
     WARD_MUST_CHECK;
+
+/*
+ * Keep up to `max` connections to wardd open between ward_mailproto_scan()
+ * calls, for agents that scan message after message (0, the default: one
+ * connection per message). Process-wide; call before the threads start.
+ */
+void ward_mailproto_keep_connections(unsigned max);
 
 /*
  * The wire names of actions and statuses ("accept", "not_scanned"): the
