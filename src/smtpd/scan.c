@@ -2,10 +2,12 @@
  * scan.c - the spooled message to wardd (MAILSCAN, proto/mailproto.h) and
  * the policy's answer back to the session.
  *
- * The call to wardd blocks, so it runs in a small pool of worker threads;
- * the event loop never waits. A worker hands its result back by activating
- * the session's scan_done event (libevent is set up for threads). While a
- * scan runs, the session stays allocated even if its client goes away.
+ * With wardd on a unix socket the request goes from the event loop itself
+ * and the reply is read there (scan_async.c). Otherwise the call to wardd
+ * blocks, so it runs in a small pool of worker threads; the event loop never
+ * waits. A worker hands its result back by activating the session's
+ * scan_done event (libevent is set up for threads). While a scan runs, the
+ * session stays allocated even if its client goes away.
  *
  * Any failure to get an answer (wardd down, timeout, garbage) is a 4xx:
  * the client keeps the message and tries again.
@@ -18,6 +20,7 @@
 
 #include "mail/script.h"
 #include "proto/mailproto.h"
+#include "scan_async.h"
 #include "smtpd.h"
 #include "util/log.h"
 
@@ -230,6 +233,20 @@ static void scan_done(evutil_socket_t fd, short what, void *arg)
     job_free(j);
 }
 
+/* The answer of a scan sent from the loop: on as a worker's would go. */
+static void ascan_done(void *arg, ward_err err, struct ward_diag *diag,
+                       struct ward_mailproto_reply *reply)
+{
+    struct smtpd_session *s = arg;
+    struct smtpd_scanjob *j = s->job;
+    j->err = err;
+    if (err)
+        j->diag = *diag;
+    else
+        j->reply = *reply; /* the job owns it now */
+    scan_done(-1, 0, s);
+}
+
 void smtpd_scan_start(struct smtpd_session *s)
 {
     struct smtpd_scanpool *p = s->sd->pool;
@@ -259,6 +276,9 @@ void smtpd_scan_start(struct smtpd_session *s)
     s->job = j;
     s->busy_scan = true;
     s->state = ST_SCAN;
+    if (smtpd_ascan_start(s->sd->base, s->sd->cfg->wardd, s->spool_fd, &j->env, j->deadline_ms,
+                          ascan_done, s))
+        return;
     pthread_mutex_lock(&p->mu);
     if (p->tail)
         p->tail->next = j;

@@ -108,10 +108,12 @@ def chain(tmp_path, request):
         pytest.fail(f"ward-smtpd is not built at {SMTPD}")
     started = []
 
-    def _start(mode="after", policy="", scan=True, smtpd_extra=""):
-        w = request.getfixturevalue("wardd")(extra=policy) if scan else None
+    def _start(mode="after", policy="", scan=True, smtpd_extra="", wardd_tcp=False):
+        tcp = free_port() if wardd_tcp else None
+        w = request.getfixturevalue("wardd")(extra=policy, tcp_port=tcp) if scan else None
         fport, reinject = free_port(), free_port()
-        s = WardSmtpd(tmp_path / "smtpd", fport, w.sock if w else None, reinject, smtpd_extra)
+        target = f"127.0.0.1:{tcp}" if tcp else w.sock if w else None
+        s = WardSmtpd(tmp_path / "smtpd", fport, target, reinject, smtpd_extra)
         started.append(s)
         pd = tmp_path / "postfix"
         pd.mkdir()
@@ -242,6 +244,20 @@ def test_before_queue_infected_is_refused_at_the_client(chain):
     assert len(p.wait_delivered(1)) == 1
     time.sleep(1)
     assert len(p.delivered()) == 1
+
+
+def test_wardd_over_tcp(chain):
+    # the message is streamed to wardd and a changed copy streamed back, from
+    # the scanning threads (a unix socket is served from the event loop)
+    p, s, w = chain("before", policy="[smtp]\nwrite_to_header = all\n", wardd_tcp=True)
+    code, text = send(p.port, message(subject="infected", body=eicar() + b"\r\n"))
+    assert code == 550 and "5.7.1" in text, (code, text, s.logtext())
+    for i in range(3):
+        code, text = send(p.port, message(subject=f"clean {i}"))
+        assert code == 250, text
+    got = p.wait_delivered(3)
+    assert all(b"X-Ward" in m for m in got), got[0][:1500]
+    assert "scan failed" not in s.logtext()
 
 
 def test_discard_policy(chain):
