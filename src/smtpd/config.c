@@ -127,6 +127,7 @@ bool smtpd_cfg_load(const char *path, struct smtpd_cfg *cfg,
         copy(cfg->wardd, sizeof cfg->wardd, ward_opt_str(conf, wsec, "socket"));
     }
     cfg->scan_threads = (unsigned)ward_opt_u64(conf, sections, "scan_threads");
+    cfg->hop_chunking = ward_opt_bool(conf, sections, "next_hop_chunking");
     copy(cfg->tmp_dir, sizeof cfg->tmp_dir, ward_opt_str(conf, sections, "tmp_dir"));
     if (!cfg->tmp_dir[0])
         copy(cfg->tmp_dir, sizeof cfg->tmp_dir, getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");

@@ -6,7 +6,10 @@
  * client gets, so a message is acknowledged only when the next hop has it.
  * The body is read from the spool with pread in 64 KiB pieces and
  * dot-stuffed on the way; the next hop's output buffer is refilled as it
- * drains, so a large message never sits in memory.
+ * drains, so a large message never sits in memory. A message that fits in
+ * that buffer goes to a next hop offering CHUNKING (RFC 3030) as one
+ * "BDAT size LAST" with the command, unstuffed: no wait for a 354, one
+ * round trip less per message.
  *
  * LMTP next hop, SMTP client: the client can take one reply only. When
  * the next hop's per-recipient replies differ and some were temporary, the
@@ -262,6 +265,15 @@ void smtpd_forward_some(struct smtpd_session *s, int fd)
     smtpd_hop_command(s->hop, "RSET", 1, any ? on_retx_rset : on_rset_finish);
 }
 
+/* Recipients the message goes to: an LMTP next hop answers for each. */
+static unsigned forwarded(const struct smtpd_session *s)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < s->n_rcpts; i++)
+        n += s->rcpts[i].fwd;
+    return n;
+}
+
 static void feed(struct smtpd_session *s)
 {
     if (!s->hop || s->fwd_ended)
@@ -269,7 +281,14 @@ static void feed(struct smtpd_session *s)
     struct evbuffer *out = bufferevent_get_output(smtpd_hop_bev(s->hop));
     uint8_t *raw = s->dbuf, *enc = s->dbuf + SMTPD_CHUNK;
     while (evbuffer_get_length(out) < HIGH_MARK) {
-        ssize_t n = ward_pread_full(s->fwd_fd, raw, SMTPD_CHUNK, (off_t)s->fwd_off);
+        size_t want = SMTPD_CHUNK;
+        if (s->fwd_bdat && s->fwd_size - s->fwd_off < want)
+            want = (size_t)(s->fwd_size - s->fwd_off);
+        ssize_t n = want ? ward_pread_full(s->fwd_fd, raw, want, (off_t)s->fwd_off) : 0;
+        if (s->fwd_bdat && n == 0 && want) {
+            n = -1; /* shorter than the size BDAT announced */
+            errno = EIO;
+        }
         if (n < 0) {
             /* the next hop must not get half a message: drop the connection */
             ward_log(WARD_LOG_ERROR, "%s: cannot read the spool: %s", s->peer, strerror(errno));
@@ -279,16 +298,24 @@ static void feed(struct smtpd_session *s)
             smtpd_close_after(s);
             return;
         }
+        if (n == 0 && s->fwd_bdat) {
+            /* its replies were asked for with the BDAT command */
+            s->fwd_ended = true;
+            smtpd_hop_on_drain(s->hop, NULL);
+            return;
+        }
+        if (s->fwd_bdat) {
+            evbuffer_add(out, raw, (size_t)n);
+            s->fwd_off += (uint64_t)n;
+            continue;
+        }
         if (n == 0) {
             size_t e = ward_smtp_stuff_end(&s->stuff, enc);
             evbuffer_add(out, enc, e);
             s->fwd_ended = true;
             smtpd_hop_on_drain(s->hop, NULL);
-            unsigned n_fwd = 0;
-            for (size_t i = 0; i < s->n_rcpts; i++)
-                n_fwd += s->rcpts[i].fwd;
             s->retx_next = 0;
-            s->lmtp_left = s->sd->cfg->hop == HOP_SMTP ? 1 : n_fwd;
+            s->lmtp_left = s->sd->cfg->hop == HOP_SMTP ? 1 : forwarded(s);
             smtpd_hop_expect(s->hop, s->lmtp_left, on_final);
             return;
         }
@@ -328,5 +355,20 @@ void smtpd_forward_start(struct smtpd_session *s, int fd)
     s->fwd_fd = fd;
     s->fwd_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     s->state = ST_FORWARD;
-    smtpd_hop_command(s->hop, "DATA", 1, on_354);
+    s->fwd_bdat = s->sd->cfg->hop_chunking && (smtpd_hop_ext(s->hop) & EXT_CHUNKING) &&
+                  s->fwd_size <= HIGH_MARK;
+    if (!s->fwd_bdat) {
+        smtpd_hop_command(s->hop, "DATA", 1, on_354);
+        return;
+    }
+    /* BDAT LAST: the replies of the end of data, the bytes right behind it */
+    char line[64];
+    snprintf(line, sizeof line, "BDAT %llu LAST", (unsigned long long)s->fwd_size);
+    s->retx_next = 0;
+    s->lmtp_left = s->sd->cfg->hop == HOP_SMTP ? 1 : forwarded(s);
+    s->fwd_off = 0;
+    s->fwd_ended = false;
+    smtpd_hop_command(s->hop, line, s->lmtp_left, on_final);
+    smtpd_hop_on_drain(s->hop, feed);
+    feed(s);
 }

@@ -120,6 +120,8 @@ void smtpd_hop_set_ehlo(struct smtpd_hop *h, const char *text, size_t len)
                 h->ext |= EXT_ENHANCED;
             else if (word_is(q, kw, "DSN"))
                 h->ext |= EXT_DSN;
+            else if (word_is(q, kw, "CHUNKING"))
+                h->ext |= EXT_CHUNKING;
             else if (word_is(q, kw, "SIZE")) {
                 h->ext |= EXT_SIZE;
                 h->size = args < e ? strtoull(args + 1, NULL, 10) : 0;

@@ -64,6 +64,7 @@ struct smtpd_cfg {
     bool scan;
     char wardd[PATH_MAX]; /* socket path or HOST:PORT */
     unsigned scan_threads;
+    bool hop_chunking; /* BDAT to a next hop that offers CHUNKING */
     char tmp_dir[PATH_MAX];
     char pid_file[PATH_MAX];
     char user[64];
@@ -119,6 +120,7 @@ enum {
     EXT_ENHANCED = 1 << 4,
     EXT_DSN = 1 << 5,
     EXT_XFORWARD = 1 << 6,
+    EXT_CHUNKING = 1 << 7, /* the next hop's only: we do not take BDAT */
 };
 
 /* XFORWARD attributes, as Postfix names them. */
@@ -210,6 +212,7 @@ struct smtpd_session {
     uint64_t fwd_off, fwd_size;
     struct ward_smtp_stuff stuff;
     bool fwd_ended;
+    bool fwd_bdat;      /* the message goes as one BDAT LAST: raw, not stuffed */
     unsigned lmtp_left; /* LMTP replies still due */
     ward_buf replies;   /* per-recipient replies gathered */
     unsigned n_ok, n_temp, n_perm;

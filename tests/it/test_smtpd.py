@@ -108,7 +108,8 @@ def chain(tmp_path, request):
         pytest.fail(f"ward-smtpd is not built at {SMTPD}")
     started = []
 
-    def _start(mode="after", policy="", scan=True, smtpd_extra="", wardd_tcp=False):
+    def _start(mode="after", policy="", scan=True, smtpd_extra="", wardd_tcp=False,
+               reinject_extra=""):
         tcp = free_port() if wardd_tcp else None
         w = request.getfixturevalue("wardd")(extra=policy, tcp_port=tcp) if scan else None
         fport, reinject = free_port(), free_port()
@@ -120,10 +121,12 @@ def chain(tmp_path, request):
         if mode == "after":
             p = Postfix(pd, "smtpd-after",
                         main_extra=f"content_filter = scan:[127.0.0.1]:{fport}\n",
-                        master_extra=AFTER_QUEUE_MASTER.format(reinject=reinject))
+                        master_extra=AFTER_QUEUE_MASTER.format(reinject=reinject)
+                        + reinject_extra)
         else:
             p = Postfix(pd, "smtpd-before", main_extra=BEFORE_QUEUE_MAIN.format(filter=fport),
-                        master_extra=BEFORE_QUEUE_MASTER.format(reinject=reinject))
+                        master_extra=BEFORE_QUEUE_MASTER.format(reinject=reinject)
+                        + reinject_extra)
         started.append(p)
         return p, s, w
 
@@ -201,6 +204,27 @@ def test_clean_mail_arrives_byte_identical(chain, mode):
     if mode == "after":
         # XFORWARD went through: the reinjection smtpd names the original queue id
         assert "orig_queue_id=" in p.maillog()
+
+
+@pytest.mark.parametrize("chunking", ["yes", "no"])
+def test_next_hop_gets_bdat_when_it_offers_chunking(chain, chunking):
+    # the reinjection smtpd logs its conversation (debug_peer_list): what it was sent
+    p, s, _ = chain("before", smtpd_extra=f"next_hop_chunking = {chunking}\n",
+                    reinject_extra="  -o debug_peer_list=127.0.0.0/8\n")
+    msg = message(subject="chunks", body=TRICKY_BODY, extra=TRICKY_EXTRA)
+    code, text = send(p.port, msg, mail_options=["BODY=8BITMIME"])
+    assert code == 250, text
+    got = p.wait_delivered(1)
+    # the lines that start with a dot arrive as sent, stuffed or not on the way
+    assert strip_trace(got[0]) == msg
+    log = p.maillog()
+    bdat = re.findall(r"< \S+: BDAT (\d+) LAST", log)
+    data = re.findall(r"< \S+: DATA\b", log)
+    if chunking == "yes":
+        # the message and the front smtpd's Received: field, in one BDAT
+        assert len(bdat) == 1 and len(msg) < int(bdat[0]) < len(msg) + 400, log[-3000:]
+    else:
+        assert not bdat and data, log[-3000:]
 
 
 def test_big_message_moves_to_a_file_and_arrives_whole(chain):

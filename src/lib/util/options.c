@@ -138,6 +138,7 @@ const struct ward_opt ward_options[] = {
     {"smtp", "scan", WARD_OPT_BOOL, "yes", NULL, 0},
     {"smtp", "wardd_socket", WARD_OPT_STRING, "", NULL, 0},
     {"smtp", "scan_threads", WARD_OPT_UINT, "16", NULL, 1024},
+    {"smtp", "next_hop_chunking", WARD_OPT_BOOL, "yes", NULL, 0},
     {"smtp", "tmp_dir", WARD_OPT_PATH, NULL, NULL, 0},
     {"smtp", "pid_file", WARD_OPT_PATH, "/run/ward/ward-smtpd.pid", NULL, 0},
     {"smtp", "user", WARD_OPT_STRING, "", NULL, 0},
