@@ -23,6 +23,8 @@
 #include "util/startup.h"
 #include "ward_config.h"
 
+#define KEPT_WARDD_CONNECTIONS 64
+
 static void report(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -70,7 +72,15 @@ int main(int argc, char **argv)
     evthread_use_pthreads();
     static struct smtpd sd;
     sd.cfg = &cfg;
-    sd.base = event_base_new();
+    /* the changelist folds the add and delete of a write event around one write
+       into at most one epoll_ctl (ward-smtpd makes no dup'ed descriptors, the
+       changelist's one caveat) */
+    struct event_config *ecfg = event_config_new();
+    if (ecfg)
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    sd.base = ecfg ? event_base_new_with_config(ecfg) : NULL;
+    if (ecfg)
+        event_config_free(ecfg);
     if (!sd.base) {
         ward_log(WARD_LOG_ERROR, "cannot create the event loop");
         return 2;
@@ -98,8 +108,11 @@ int main(int argc, char **argv)
         ward_pidfile_remove(cfg.pid_file, pid_fd);
         return 2;
     }
-    /* one wardd connection per scanning thread, kept from message to message */
-    ward_mailproto_keep_connections(cfg.scan_threads);
+    /* wardd connections kept from message to message: as many as messages are
+       scanned at once, which is not bounded by the threads (the loop sends
+       most requests itself) */
+    ward_mailproto_keep_connections(cfg.scan_threads > KEPT_WARDD_CONNECTIONS
+                                        ? cfg.scan_threads : KEPT_WARDD_CONNECTIONS);
     /* after the fork: threads do not survive it */
     if (cfg.scan && !(sd.pool = smtpd_scanpool_new(&sd, cfg.scan_threads))) {
         ward_log(WARD_LOG_ERROR, "cannot start the scanning threads");

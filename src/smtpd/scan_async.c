@@ -86,6 +86,11 @@ static bool send_request(struct smtpd_ascan *a)
 static void finish(struct smtpd_ascan *a, ward_err err, struct ward_diag *diag,
                    struct ward_mailproto_reply *reply)
 {
+    if (a->ev) {
+        /* before the socket may be closed: the event goes with its descriptor */
+        event_free(a->ev);
+        a->ev = NULL;
+    }
     if (!err && a->have == a->need) {
         /* the reply was read whole: the connection is ready for the next */
         ward_mailpool_give(a->target, a->sock);
