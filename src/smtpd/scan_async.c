@@ -130,34 +130,6 @@ static bool start_on_connection(struct smtpd_ascan *a, struct event_base *base)
     return a->ev && event_add(a->ev, &tv) == 0;
 }
 
-/* Read what is there; the descriptor of a changed message rides on the first byte. */
-static ssize_t read_some(struct smtpd_ascan *a, uint8_t *dst, size_t n)
-{
-    struct iovec iov = {dst, n};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    ssize_t r = recvmsg(a->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    for (struct cmsghdr *cm = r >= 0 && msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : NULL; cm;
-         cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-            if (a->fd_in < 0)
-                a->fd_in = fd;
-            else
-                close(fd);
-        }
-    }
-    return r;
-}
-
 static void on_reply(evutil_socket_t fd, short what, void *arg)
 {
     struct smtpd_ascan *a = arg;
@@ -171,7 +143,8 @@ static void on_reply(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         uint8_t *dst = a->have < HEAD ? a->head + a->have : a->block + (a->have - HEAD);
         size_t want = a->have < HEAD ? HEAD - a->have : a->need - a->have;
-        ssize_t r = read_some(a, dst, want);
+        /* the descriptor of a changed message rides on the reply's first byte */
+        ssize_t r = ward_recv_keep_fd(a->sock, dst, want, &a->fd_in);
         if (r < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (r <= 0) {

@@ -138,30 +138,9 @@ static ward_err recv_exact(struct peer *p, void *data, size_t n, bool wait_first
                 return err;
         }
         wait_first = true;
-        struct iovec iov = {d, n};
-        union {
-            char buf[CMSG_SPACE(sizeof(int) * 4)];
-            struct cmsghdr align;
-        } ctl;
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                             .msg_controllen = sizeof ctl.buf};
-        ssize_t r = recvmsg(p->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        ssize_t r = ward_recv_keep_fd(p->sock, d, n, &p->fd_in);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue; /* waits first on the next round */
-        for (struct cmsghdr *cm = r >= 0 && msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : NULL; cm;
-             cm = CMSG_NXTHDR(&msg, cm)) {
-            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < k; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-                if (p->fd_in < 0)
-                    p->fd_in = fd;
-                else
-                    close(fd);
-            }
-        }
         if (r <= 0)
             return ward_diag_set(diag, WARD_ERR_IO, "reading from wardd: %s",
                                  r < 0 ? strerror(errno) : "connection closed");
