@@ -21,6 +21,7 @@
 #include "server.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/tcp.h"
 
 #define MAX_SESSIONS 1000u        /* far above what MTAs open; guards memory and threads */
 #define THREAD_STACK (256u << 10) /* the handlers keep nothing big on the stack */
@@ -29,11 +30,21 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ended = PTHREAD_COND_INITIALIZER;
 static unsigned active;
 
+struct mta_sock {
+    int fd;
+    bool tcp;
+};
+
 static ssize_t sock_read(void *ctx, void *buf, size_t n, bool wait_all)
 {
-    int fd = *(int *)ctx;
+    const struct mta_sock *m = ctx;
     for (;;) {
-        ssize_t r = recv(fd, buf, n, wait_all ? MSG_WAITALL : 0);
+        ssize_t r = recv(m->fd, buf, n, wait_all ? MSG_WAITALL : 0);
+        /* Postfix writes MAIL and RCPT from smtpd, then the message from cleanup, with
+           Nagle on and no reply wanted in between: without an ACK at once, the
+           message's last write waits for our delayed ACK (40 ms) */
+        if (r > 0 && m->tcp)
+            ward_tcp_quickack(m->fd);
         if (r >= 0 || errno != EINTR)
             return r;
     }
@@ -42,13 +53,16 @@ static ssize_t sock_read(void *ctx, void *buf, size_t n, bool wait_all)
 static int sock_write(void *ctx, const void *buf, size_t n)
 {
     /* SIGPIPE is ignored (main.c): a gone MTA is an error here */
-    return ward_write_full(*(int *)ctx, buf, n) == WARD_OK ? 0 : -1;
+    return ward_write_full(((const struct mta_sock *)ctx)->fd, buf, n) == WARD_OK ? 0 : -1;
 }
 
 static void *session_thread(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    struct milter_io io = {sock_read, sock_write, &fd};
+    struct mta_sock m = {fd, ward_is_tcp(fd)};
+    if (m.tcp)
+        ward_tcp_nodelay(fd); /* replies are written whole (util/tcp.h) */
+    struct milter_io io = {sock_read, sock_write, &m};
     struct ward_diag d;
     if (milter_session_run(&io, &d))
         ward_log(WARD_LOG_WARNING, "MTA connection ended: %s", d.msg);

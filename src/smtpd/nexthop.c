@@ -16,12 +16,12 @@
 #include <string.h>
 #include <strings.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "smtpd.h"
 #include "util/log.h"
+#include "util/tcp.h"
 
 const char *const smtpd_xf_names[XF_COUNT] = {"NAME", "ADDR", "PORT", "PROTO",
                                               "HELO", "IDENT", "SOURCE"};
@@ -150,16 +150,6 @@ void smtpd_hop_set_ehlo(struct smtpd_hop *h, const char *text, size_t len)
     c->known = true;
 }
 
-void smtpd_nodelay(int fd)
-{
-    /* Commands and replies are written whole, each when the other side
-       waits for it: Nagle's algorithm only adds a delayed-ACK wait (40 ms
-       per message on Linux). */
-    int one = 1;
-    if (fd >= 0)
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 static void fail(struct smtpd_hop *h, const char *why)
 {
     h->want = 0;
@@ -277,7 +267,7 @@ static bool connect_tcp(struct smtpd_hop *h, const struct smtpd_cfg *cfg, struct
     bool ok = h->bev && bufferevent_socket_connect(h->bev, ai->ai_addr, (int)ai->ai_addrlen) == 0;
     freeaddrinfo(ai);
     if (ok)
-        smtpd_nodelay(bufferevent_getfd(h->bev));
+        ward_tcp_nodelay(bufferevent_getfd(h->bev));
     if (!ok)
         ward_diag_set(diag, WARD_ERR_IO, "cannot connect to the next hop %s port %u: %s",
                       cfg->hop_host, cfg->hop_port, strerror(errno));

@@ -29,6 +29,7 @@
 #include "mail/script.h"
 #include "smtpd.h"
 #include "util/log.h"
+#include "util/tcp.h"
 #include "util/strutil.h"
 
 #define MAX_ERRORS 10
@@ -1005,7 +1006,7 @@ void smtpd_session_start(struct smtpd *sd, int fd, const struct sockaddr *sa, in
         sd->sessions->prev = s;
     sd->sessions = s;
     sd->n_sessions++;
-    smtpd_nodelay(fd);
+    ward_tcp_nodelay(fd); /* replies are written whole (util/tcp.h) */
     s->bev = bufferevent_socket_new(sd->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!s->bev) {
         close(fd);

@@ -146,8 +146,6 @@ void smtpd_hop_on_drain(struct smtpd_hop *h, void (*cb)(struct smtpd_session *s)
 unsigned smtpd_hop_ext(const struct smtpd_hop *h);
 uint64_t smtpd_hop_size(const struct smtpd_hop *h);
 bool smtpd_hop_xf(const struct smtpd_hop *h, int attr);
-/* TCP_NODELAY on a TCP socket (a no-op on others). */
-void smtpd_nodelay(int fd);
 /* Parse an EHLO reply into the hop's keywords. */
 void smtpd_hop_set_ehlo(struct smtpd_hop *h, const char *text, size_t len);
 

@@ -30,6 +30,7 @@
 
 #include "util/fdpass.h"
 #include "util/log.h"
+#include "util/tcp.h"
 #include "ward_config.h"
 #include "wardd.h"
 
@@ -850,6 +851,8 @@ static void read_some(evutil_socket_t fd, short what, void *arg)
                 close(ch.fds[i]);
         }
     }
+    if (!c->unix_sock && n > 0)
+        ward_tcp_quickack(fd); /* a client streaming with Nagle on waits for our ACK */
     c->last_io = time(NULL);
     bool first = c->in_base == 0 && c->in.len == 0;
     if (n == 0) {
@@ -1033,6 +1036,8 @@ void conn_accept(int fd, bool unix_sock)
     c->fd = fd;
     c->mail_fd = c->out_fd = -1;
     c->unix_sock = unix_sock;
+    if (!unix_sock)
+        ward_tcp_nodelay(fd); /* replies are written whole (util/tcp.h) */
     c->framing = WARD_CLAMD_N;
     c->last_io = time(NULL);
     ward_buf_init(&c->in, MAX_LINE + 2 * READ_CHUNK);

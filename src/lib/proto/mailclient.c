@@ -27,6 +27,7 @@
 #include "util/fdpass.h"
 #include "proto/resolve.h"
 #include "util/spool.h"
+#include "util/tcp.h"
 
 #define CHUNK (1u << 20)
 #define DEFAULT_TIMEOUT_MS (10u * 60 * 1000)
@@ -75,6 +76,7 @@ static ward_err connect_target(const char *target, int *out, struct ward_diag *d
             close(fd);
         return ward_diag_set(diag, WARD_ERR_IO, "cannot connect to %s: %s", target, strerror(e));
     }
+    ward_tcp_nodelay(fd); /* the request's last piece must not wait for an ACK */
     *out = fd;
     return WARD_OK;
 }
