@@ -49,7 +49,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "it"))
 import daemon_bench  # noqa: E402
 import gen_db  # noqa: E402
-from milter_bench import SESSIONS, load, make_message  # noqa: E402
+from milter_bench import SESSIONS, listening, load, make_message  # noqa: E402
 from postfix_peer import Postfix, free_port  # noqa: E402
 
 FILTER_PROCS = 50
@@ -99,14 +99,6 @@ $final_bad_header_destiny = D_PASS;
 @av_scanners_backup = ();
 1;
 """
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def wait_port(port, proc, what, timeout=120):
