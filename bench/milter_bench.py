@@ -151,16 +151,7 @@ def cache_hits(sock):
     """wardd's verdict-cache hits so far (STATS), or None without a wardd."""
     if not sock:
         return None
-    with socket.socket(socket.AF_UNIX) as c:
-        c.settimeout(10)
-        c.connect(sock)
-        c.sendall(b"zSTATS\0")
-        data = b""
-        while not data.endswith(b"END\0"):
-            got = c.recv(65536)
-            if not got:
-                break
-            data += got
+    data = daemon_bench.request(sock, b"zSTATS\0", timeout=10)
     for line in data.decode(errors="replace").splitlines():
         if line.startswith("CACHE:"):
             return int(line.split("hits ")[1].split()[0])
@@ -305,28 +296,23 @@ def main():
     try:
         wardd.start()
         clamd.start(timeout=600)
-        wm_dir = os.path.join(tmp, "ward-milter")
-        os.makedirs(wm_dir)
-        wm_sock = os.path.join(wm_dir, "sock")
-        with open(os.path.join(wm_dir, "ward.conf"), "w") as f:
-            f.write(f"[milter]\nsocket = unix:{wm_sock}\nsocket_mode = 0666\n"
-                    f"wardd_socket = {wardd.sock}\npid_file = {wm_dir}/pid\n"
-                    f"log_file = {wm_dir}/log\nlog_level = notice\n")
-        wm = Milter([os.path.join(a.build, "src", "milter", "ward-milter"), "--foreground",
-                     "--config", os.path.join(wm_dir, "ward.conf")], wm_sock, wm_dir)
-        milters.append(wm)
-        # the same over TCP: Postfix then writes to the milter in buffers of the loopback
-        # MSS (vstream_tweak_tcp) instead of 4 KiB, so a 20 KB message comes in one write
-        wi_dir = os.path.join(tmp, "ward-milter-inet")
-        os.makedirs(wi_dir)
+        def ward_milter(name, listen, sock=None, port=None):
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            with open(os.path.join(d, "ward.conf"), "w") as f:
+                f.write(f"[milter]\nsocket = {listen}\nsocket_mode = 0666\n"
+                        f"wardd_socket = {wardd.sock}\npid_file = {d}/pid\n"
+                        f"log_file = {d}/log\nlog_level = notice\n")
+            m = Milter([os.path.join(a.build, "src", "milter", "ward-milter"), "--foreground",
+                        "--config", os.path.join(d, "ward.conf")], sock, d, port)
+            milters.append(m)
+            return m
+
+        wm_sock = os.path.join(tmp, "ward-milter", "sock")
+        wm = ward_milter("ward-milter", f"unix:{wm_sock}", sock=wm_sock)
+        # the same over TCP (Postfix's writes then go through the loopback TCP stack)
         wi_port = free_port()
-        with open(os.path.join(wi_dir, "ward.conf"), "w") as f:
-            f.write(f"[milter]\nsocket = inet:{wi_port}@127.0.0.1\n"
-                    f"wardd_socket = {wardd.sock}\npid_file = {wi_dir}/pid\n"
-                    f"log_file = {wi_dir}/log\nlog_level = notice\n")
-        wi = Milter([os.path.join(a.build, "src", "milter", "ward-milter"), "--foreground",
-                     "--config", os.path.join(wi_dir, "ward.conf")], None, wi_dir, wi_port)
-        milters.append(wi)
+        wi = ward_milter("ward-milter-inet", f"inet:{wi_port}@127.0.0.1", port=wi_port)
         cm_dir = os.path.join(tmp, "clamav-milter")
         os.makedirs(cm_dir)
         cm_sock = os.path.join(cm_dir, "sock")
